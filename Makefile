@@ -1,0 +1,28 @@
+# Two entry points (README "Quick start"); both set the environment up first (idempotent).
+PY := .venv/bin/python
+QUICKSTART_CONFIG ?= configs/solov2/solov2_r18_fpn_toy-cpu.py
+QUICKSTART_DIR ?= work_dirs/quickstart
+PYTEST_ARGS ?=
+
+.PHONY: setup test test-long quickstart toy-data clean
+
+setup:
+	@bash tools/install_openmmlab.sh
+
+data/toy/annotations/instances_train.json:
+	$(PY) tools/misc/make_toy_dataset.py data/toy --seed 0
+
+toy-data: setup data/toy/annotations/instances_train.json
+
+test: setup
+	$(PY) -m pytest tests -q $(PYTEST_ARGS)
+
+# Long end-to-end runs (training several epochs); not part of `make test`.
+test-long: setup
+	$(PY) -m pytest tests -q -m long --run-long $(PYTEST_ARGS)
+
+quickstart: toy-data
+	bash tools/quickstart.sh $(QUICKSTART_CONFIG) $(QUICKSTART_DIR)
+
+clean:
+	rm -rf work_dirs .pytest_cache

@@ -1,0 +1,18 @@
+# The 128-image COCO sample used in CI (`../shared/data/coco128_seg`, 80 COCO classes).
+# Point data_root elsewhere with --cfg-options data_root=/path/to/coco128_seg/.
+_base_ = './coco_instance.py'
+
+data_root = '../shared/data/coco128_seg/'
+train_dataloader = dict(
+    dataset=dict(
+        data_root=data_root,
+        ann_file='annotations/instances_train.json',
+        data_prefix=dict(img='train/')))
+val_dataloader = dict(
+    dataset=dict(
+        data_root=data_root,
+        ann_file='annotations/instances_val.json',
+        data_prefix=dict(img='val/')))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
+test_evaluator = val_evaluator

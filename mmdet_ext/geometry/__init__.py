@@ -1,0 +1,15 @@
+from .polygon_ops import (boundary_distances, boundary_distances_dense,
+                          points_in_polygons, points_in_polygons_dense)
+from .ray_origin import (ORIGIN_METHODS, area_centroid, compute_ray_origins,
+                         inside_points)
+from .ray_targets import (RAY_MODES, decode_rays, polar_ray_targets,
+                          polygon_to_rays, ray_angles, ray_directions)
+
+# rasterisers: see soft_rasterizer.py / hard_rasterizer.py
+
+__all__ = [
+    'points_in_polygons', 'points_in_polygons_dense', 'boundary_distances',
+    'boundary_distances_dense', 'ORIGIN_METHODS', 'area_centroid',
+    'compute_ray_origins', 'inside_points', 'RAY_MODES', 'ray_angles',
+    'ray_directions', 'polar_ray_targets', 'decode_rays', 'polygon_to_rays'
+]

@@ -1,0 +1,3 @@
+from .polar_ray_coder import PolarRayCoder
+
+__all__ = ['PolarRayCoder']

@@ -1,0 +1,395 @@
+"""PolarNeXt head: FCOS-like towers predicting classes, rays and mask quality."""
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import ConvModule, Scale
+from mmcv.ops import batched_nms
+from mmengine.config import ConfigDict
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
+from mmdet.models.utils import filter_scores_and_topk, multi_apply
+from mmdet.registry import MODELS, TASK_UTILS
+from mmdet.utils import (ConfigType, InstanceList, MultiConfig,
+                         OptConfigType, OptInstanceList, reduce_mean)
+from mmdet_ext.geometry.ray_targets import decode_rays
+from mmdet_ext.structures.rle_masks import RLEMasks
+from .polar_targets import PolarTargetBuilder, PositiveTargets
+
+INF = 1e8
+
+
+@MODELS.register_module()
+class PolarNeXtHead(BaseDenseHead):
+    """Polar instance-segmentation head of `PolarNeXt (CVPR 2025)`.
+
+    Each location of P3-P7 predicts ``num_classes`` sigmoid logits (classification
+    tower), ``num_rays`` ray lengths and one mask-quality logit (both on the
+    regression tower). Ray k leaves the location at angle ``2 pi k / K``
+    (0 along +x, y pointing down); its length is ``Scale_l(conv) * stride``
+    clamped to at least ``ray_min``, as in the official model.
+
+    Training (see :class:`PolarTargetBuilder`): centre-sampling candidates on
+    all levels, ray targets, soft-rasterised predicted masks against crops
+    rasterised from the GT polygons, top-cost matching, then focal, polar
+    IoU, Dice and quality losses. Inference: score threshold, top-k per level,
+    ``cls * sigmoid(quality)``, class-aware NMS on the polygon boxes, and
+    optionally RLE masks at the output resolution.
+
+    Args:
+        num_classes (int): Number of categories (background excluded).
+        in_channels (int): Channels of the input feature maps.
+        feat_channels (int): Channels of the towers. Defaults to 256.
+        stacked_convs (int): Convs per tower. Defaults to 4.
+        strides (Sequence[int]): Strides of the input levels.
+        num_rays (int): Rays per location. Defaults to 36.
+        ray_min (float): Floor of predicted ray lengths. Defaults to 0.01.
+        conv_cfg (:obj:`ConfigDict` or dict, optional): Conv config.
+        norm_cfg (:obj:`ConfigDict` or dict): Tower norm config. Defaults to
+            GN with 32 groups.
+        target_builder (:obj:`ConfigDict` or dict): Options of
+            :class:`PolarTargetBuilder` (sampling radius, mask size, tau, ray
+            origin, target parts, ray coder, matcher).
+        loss_cls (:obj:`ConfigDict` or dict): Classification loss.
+        loss_polar (:obj:`ConfigDict` or dict): Ray loss (polar IoU).
+        loss_dice (:obj:`ConfigDict` or dict): Mask loss on the soft masks.
+        loss_quality (:obj:`ConfigDict` or dict): Quality (mask IoU) loss.
+        train_cfg (:obj:`ConfigDict` or dict, optional): Unused; kept for the
+            MMDetection interface.
+        test_cfg (:obj:`ConfigDict` or dict, optional): ``score_thr``,
+            ``nms_pre``, ``nms``, ``max_per_img``, ``mask_output``.
+        init_cfg (:obj:`ConfigDict` or dict or list): Initialisation.
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 in_channels: int,
+                 feat_channels: int = 256,
+                 stacked_convs: int = 4,
+                 strides: Tuple[int, ...] = (8, 16, 32, 64, 128),
+                 num_rays: int = 36,
+                 ray_min: float = 0.01,
+                 conv_cfg: OptConfigType = None,
+                 norm_cfg: ConfigType = dict(
+                     type='GN', num_groups=32, requires_grad=True),
+                 target_builder: ConfigType = dict(),
+                 loss_cls: ConfigType = dict(
+                     type='FocalLoss',
+                     use_sigmoid=True,
+                     gamma=2.0,
+                     alpha=0.25,
+                     loss_weight=1.0),
+                 loss_polar: ConfigType = dict(
+                     type='PolarIoULoss', loss_weight=1.0),
+                 loss_dice: ConfigType = dict(
+                     type='DiceLoss',
+                     use_sigmoid=False,
+                     activate=False,
+                     naive_dice=True,
+                     eps=1.0,
+                     loss_weight=1.0),
+                 loss_quality: ConfigType = dict(
+                     type='CrossEntropyLoss',
+                     use_sigmoid=True,
+                     loss_weight=1.0),
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 init_cfg: MultiConfig = dict(
+                     type='Normal',
+                     layer='Conv2d',
+                     std=0.01,
+                     override=dict(
+                         type='Normal',
+                         name='conv_cls',
+                         std=0.01,
+                         bias_prob=0.01))) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if num_classes < 1:
+            raise ValueError(f'num_classes must be >= 1, got {num_classes}')
+        self.num_classes = num_classes
+        self.cls_out_channels = num_classes
+        self.in_channels = in_channels
+        self.feat_channels = feat_channels
+        self.stacked_convs = stacked_convs
+        self.strides = tuple(strides)
+        self.num_rays = num_rays
+        self.ray_min = ray_min
+        self.conv_cfg = conv_cfg
+        self.norm_cfg = norm_cfg
+        self.train_cfg = train_cfg
+        self.test_cfg = test_cfg
+        self.prior_generator = TASK_UTILS.build(
+            dict(type='MlvlPointGenerator', strides=self.strides, offset=0.5))
+        self.loss_cls = MODELS.build(loss_cls)
+        self.loss_polar = MODELS.build(loss_polar)
+        self.loss_dice = MODELS.build(loss_dice)
+        self.loss_quality = MODELS.build(loss_quality)
+        self.use_sigmoid_cls = True
+        self.target_builder = PolarTargetBuilder(
+            num_classes=num_classes,
+            num_rays=num_rays,
+            cost_weights=(self.loss_cls.loss_weight,
+                          self.loss_polar.loss_weight,
+                          self.loss_dice.loss_weight),
+            focal_alpha=loss_cls.get('alpha', 0.25),
+            focal_gamma=loss_cls.get('gamma', 2.0),
+            **target_builder)
+        self._init_layers()
+
+    # ------------------------------------------------------------ layers
+    def _build_tower(self) -> nn.Sequential:
+        layers = []
+        for i in range(self.stacked_convs):
+            layers.append(
+                ConvModule(
+                    self.in_channels if i == 0 else self.feat_channels,
+                    self.feat_channels,
+                    3,
+                    stride=1,
+                    padding=1,
+                    conv_cfg=self.conv_cfg,
+                    norm_cfg=self.norm_cfg,
+                    bias=self.norm_cfg is None))
+        return nn.Sequential(*layers)
+
+    def _init_layers(self) -> None:
+        """Two towers, three predictors and one learnable scale per level."""
+        self.cls_convs = self._build_tower()
+        self.reg_convs = self._build_tower()
+        self.conv_cls = nn.Conv2d(
+            self.feat_channels, self.num_classes, 3, padding=1)
+        self.conv_rays = nn.Conv2d(
+            self.feat_channels, self.num_rays, 3, padding=1)
+        self.conv_quality = nn.Conv2d(self.feat_channels, 1, 3, padding=1)
+        self.scales = nn.ModuleList([Scale(1.0) for _ in self.strides])
+
+    # ----------------------------------------------------------- forward
+    def forward(
+        self, x: Tuple[Tensor, ...]
+    ) -> Tuple[List[Tensor], List[Tensor], List[Tensor]]:
+        """Forward all levels.
+
+        Args:
+            x (tuple[Tensor]): Features of each level, (B, C, H_l, W_l).
+
+        Returns:
+            tuple: Per level, class logits (B, num_classes, H_l, W_l), ray
+            lengths in input pixels (B, num_rays, H_l, W_l), float32, and
+            quality logits (B, 1, H_l, W_l).
+        """
+        return multi_apply(self.forward_single, x, self.scales, self.strides)
+
+    def forward_single(self, x: Tensor, scale: Scale,
+                       stride: int) -> Tuple[Tensor, Tensor, Tensor]:
+        """Forward one level (see :meth:`forward`)."""
+        cls_feat = self.cls_convs(x)
+        reg_feat = self.reg_convs(x)
+        cls_score = self.conv_cls(cls_feat)
+        # Ray lengths in fp32 even under autocast: they feed the geometry.
+        rays = scale(self.conv_rays(reg_feat)).float() * stride
+        rays = rays.clamp(min=self.ray_min)
+        quality = self.conv_quality(reg_feat)
+        return cls_score, rays, quality
+
+    # -------------------------------------------------------------- loss
+    def _points(self, featmap_sizes: List[torch.Size],
+                device: torch.device) -> Tuple[Tensor, Tensor]:
+        """All points (P, 2) of all levels and their strides (P, )."""
+        mlvl_points = self.prior_generator.grid_priors(
+            featmap_sizes, dtype=torch.float32, device=device)
+        strides = [
+            points.new_full((len(points), ), stride)
+            for points, stride in zip(mlvl_points, self.strides)
+        ]
+        return torch.cat(mlvl_points), torch.cat(strides)
+
+    @staticmethod
+    def _flatten_levels(mlvl: List[Tensor]) -> Tensor:
+        """(B, C, H_l, W_l) per level -> (B, P, C)."""
+        return torch.cat(
+            [x.permute(0, 2, 3, 1).reshape(x.shape[0], -1, x.shape[1])
+             for x in mlvl],
+            dim=1)
+
+    def loss_by_feat(
+        self,
+        cls_scores: List[Tensor],
+        ray_preds: List[Tensor],
+        quality_preds: List[Tensor],
+        batch_gt_instances: InstanceList,
+        batch_img_metas: List[dict],
+        batch_gt_instances_ignore: OptInstanceList = None
+    ) -> Dict[str, Tensor]:
+        """Compute the losses.
+
+        Args:
+            cls_scores (list[Tensor]): Class logits per level,
+                (B, num_classes, H_l, W_l).
+            ray_preds (list[Tensor]): Ray lengths per level,
+                (B, num_rays, H_l, W_l).
+            quality_preds (list[Tensor]): Quality logits per level,
+                (B, 1, H_l, W_l).
+            batch_gt_instances (list[:obj:`InstanceData`]): GT per image with
+                ``labels`` and polygon ``masks``.
+            batch_img_metas (list[dict]): Meta information per image.
+            batch_gt_instances_ignore (list[:obj:`InstanceData`], optional):
+                Ignored (crowd) instances; like the official model, they are
+                treated as background.
+
+        Returns:
+            dict[str, Tensor]: ``loss_cls``, ``loss_polar``, ``loss_dice`` and
+            ``loss_quality``.
+        """
+        device = cls_scores[0].device
+        points, point_strides = self._points(
+            [s.shape[-2:] for s in cls_scores], device)
+        flat_cls = self._flatten_levels(cls_scores)
+        flat_rays = self._flatten_levels(ray_preds)
+        flat_quality = self._flatten_levels(quality_preds)[..., 0]
+
+        labels, positives = [], []
+        for i, gt_instances in enumerate(batch_gt_instances):
+            img_labels, img_pos = self.target_builder.build(
+                points, point_strides, flat_cls[i].detach(), flat_rays[i],
+                gt_instances)
+            labels.append(img_labels)
+            positives.append(img_pos.offset_points(i * len(points)))
+        pos = PositiveTargets.cat(positives)
+        return self._losses(
+            flat_cls.flatten(0, 1), torch.cat(labels), flat_quality.flatten(),
+            pos)
+
+    def _losses(self, cls_logits: Tensor, labels: Tensor, quality: Tensor,
+                pos: PositiveTargets) -> Dict[str, Tensor]:
+        """Losses from the flattened predictions and the positive targets.
+
+        Args:
+            cls_logits (Tensor): (B * P, num_classes).
+            labels (Tensor): (B * P, ), ``num_classes`` for background.
+            quality (Tensor): Quality logits (B * P, ).
+            pos (PositiveTargets): Positives of the whole batch.
+
+        Returns:
+            dict[str, Tensor]: The four losses.
+        """
+        num_pos = cls_logits.new_tensor(float(len(pos)))
+        num_pos = max(reduce_mean(num_pos).item(), 1.0)
+        loss_cls = self.loss_cls(cls_logits, labels, avg_factor=num_pos)
+        if len(pos) == 0:
+            # Zero losses that keep every branch in the graph (DDP needs it).
+            zero = pos.pred_rays.sum() * 0 + quality.sum() * 0
+            return dict(
+                loss_cls=loss_cls,
+                loss_polar=zero,
+                loss_dice=zero,
+                loss_quality=zero)
+        iou = pos.soft_iou()
+        iou_norm = max(reduce_mean(iou.sum()).item(), 1e-6)
+        loss_polar = self.loss_polar(
+            pos.pred_rays, pos.target_rays, weight=iou, avg_factor=iou_norm)
+        loss_dice = self.loss_dice(
+            pos.soft_masks.flatten(1),
+            pos.target_masks.flatten(1),
+            weight=iou,
+            avg_factor=iou_norm)
+        loss_quality = self.loss_quality(
+            quality[pos.point_inds].float(), iou, avg_factor=num_pos)
+        return dict(
+            loss_cls=loss_cls,
+            loss_polar=loss_polar,
+            loss_dice=loss_dice,
+            loss_quality=loss_quality)
+
+    # --------------------------------------------------------- inference
+    def predict_by_feat(self,
+                        cls_scores: List[Tensor],
+                        ray_preds: List[Tensor],
+                        quality_preds: List[Tensor],
+                        batch_img_metas: Optional[List[dict]] = None,
+                        cfg: OptConfigType = None,
+                        rescale: bool = False,
+                        with_nms: bool = True) -> InstanceList:
+        """Turn the head outputs into instances.
+
+        Args:
+            cls_scores (list[Tensor]): Class logits per level.
+            ray_preds (list[Tensor]): Ray lengths per level.
+            quality_preds (list[Tensor]): Quality logits per level.
+            batch_img_metas (list[dict]): Meta information per image.
+            cfg (:obj:`ConfigDict`, optional): Test config; defaults to
+                ``self.test_cfg``.
+            rescale (bool): Map the results to the original image size.
+            with_nms (bool): Apply NMS.
+
+        Returns:
+            list[:obj:`InstanceData`]: Per image ``scores`` (n, ),
+            ``labels`` (n, ), ``bboxes`` (n, 4) (box of the polygon),
+            ``polygons`` (n, num_rays, 2) and, when ``mask_output`` is on,
+            ``masks`` (:class:`RLEMasks` at the output resolution).
+        """
+        cfg = ConfigDict(self.test_cfg if cfg is None else cfg)
+        mlvl_points = self.prior_generator.grid_priors(
+            [s.shape[-2:] for s in cls_scores],
+            dtype=torch.float32,
+            device=cls_scores[0].device)
+        results = []
+        for i, img_meta in enumerate(batch_img_metas):
+            results.append(
+                self._predict_single([s[i] for s in cls_scores],
+                                     [r[i] for r in ray_preds],
+                                     [q[i] for q in quality_preds],
+                                     mlvl_points, img_meta, cfg, rescale,
+                                     with_nms))
+        return results
+
+    def _select_level(self, cls_score: Tensor, rays: Tensor, quality: Tensor,
+                      points: Tensor, cfg: ConfigDict) -> Tuple[Tensor, ...]:
+        """Score threshold and top-k of one level of one image."""
+        scores = cls_score.permute(1, 2, 0).reshape(-1, self.num_classes)
+        scores = scores.sigmoid()
+        rays = rays.permute(1, 2, 0).reshape(-1, self.num_rays)
+        quality = quality.reshape(-1).sigmoid()
+        scores, labels, _, kept = filter_scores_and_topk(
+            scores, cfg.get('score_thr', 0.05), cfg.get('nms_pre', 1000),
+            dict(rays=rays, points=points, quality=quality))
+        return scores, labels, kept['rays'], kept['points'], kept['quality']
+
+    def _predict_single(self, cls_scores: List[Tensor],
+                        ray_preds: List[Tensor], quality_preds: List[Tensor],
+                        mlvl_points: List[Tensor], img_meta: dict,
+                        cfg: ConfigDict, rescale: bool,
+                        with_nms: bool) -> InstanceData:
+        """Instances of one image (see :meth:`predict_by_feat`)."""
+        selected = [
+            self._select_level(*level, cfg) for level in zip(
+                cls_scores, ray_preds, quality_preds, mlvl_points)
+        ]
+        scores, labels, rays, points, quality = (
+            torch.cat(column) for column in zip(*selected))
+        polygons = decode_rays(points, rays.float(), img_meta['img_shape'])
+        out_shape = img_meta['img_shape'][:2]
+        if rescale:
+            scale = polygons.new_tensor(img_meta['scale_factor'][:2])
+            polygons = polygons / scale
+            out_shape = img_meta['ori_shape'][:2]
+        results = InstanceData()
+        results.scores = scores * quality
+        results.labels = labels
+        results.polygons = polygons
+        results.bboxes = torch.cat(
+            [polygons.min(dim=1).values,
+             polygons.max(dim=1).values], dim=1)
+        if with_nms and len(results) > 0:
+            det_bboxes, keep = batched_nms(results.bboxes, results.scores,
+                                           results.labels, cfg.nms)
+            results = results[keep]
+            results.scores = det_bboxes[:, -1]
+        else:
+            results = results[results.scores.argsort(descending=True)]
+        results = results[:cfg.get('max_per_img', 100)]
+        if cfg.get('mask_output', True):
+            results.masks = RLEMasks.from_polygons(results.polygons,
+                                                   *out_shape)
+        return results

@@ -1,0 +1,72 @@
+"""Shared fixtures: repository paths, the shared COCO sample and the toy dataset.
+
+Long end-to-end runs are marked ``@pytest.mark.long`` and only run with ``--run-long``
+(``make test-long``).
+"""
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+COCO128_ROOT = REPO_ROOT.parent / 'shared' / 'data' / 'coco128_seg'
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+# Tests run single-threaded per process; two cores are shared with subprocesses.
+os.environ.setdefault('OMP_NUM_THREADS', '1')
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        '--run-long',
+        action='store_true',
+        default=False,
+        help='run the long end-to-end tests marked @pytest.mark.long')
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        'markers', 'long: long end-to-end run, needs --run-long')
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption('--run-long'):
+        return
+    skip_long = pytest.mark.skip(reason='long end-to-end run: use --run-long')
+    for item in items:
+        if 'long' in item.keywords:
+            item.add_marker(skip_long)
+
+
+def load_tool(relative_path: str):
+    """Import a script under ``tools/`` (not a package) as a module."""
+    path = REPO_ROOT / relative_path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='session')
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope='session')
+def coco128_root() -> Path:
+    """The real COCO sample shipped beside the checkout in CI."""
+    if not (COCO128_ROOT / 'annotations' / 'instances_val.json').is_file():
+        pytest.skip(f'{COCO128_ROOT} not found: the shared COCO sample is '
+                    'only available beside the checkout (CI)')
+    return COCO128_ROOT
+
+
+@pytest.fixture(scope='session')
+def toy_root(tmp_path_factory) -> Path:
+    """A small toy dataset generated once per session."""
+    out = tmp_path_factory.mktemp('toy')
+    module = load_tool('tools/misc/make_toy_dataset.py')
+    module.make_toy_dataset(str(out), seed=0, num_train=8, num_val=4)
+    return out
