@@ -28,11 +28,11 @@ def _official_lengths(points: Tensor, edges: Tensor, num_rays: int,
         Tensor: (M, K).
     """
     num_points, num_edges = points.shape[0], edges.shape[0]
-    angles = torch.arange(num_rays, dtype=torch.float64,
-                          device=points.device) * (2 * math.pi / num_rays)
+    angles = torch.arange(
+        num_rays, dtype=torch.float64,
+        device=points.device) * (2 * math.pi / num_rays)
     angles = angles.to(points.dtype)
-    starts = points.view(num_points, 1, 1, 2).repeat(1, num_rays,
-                                                      num_edges, 1)
+    starts = points.view(num_points, 1, 1, 2).repeat(1, num_rays, num_edges, 1)
     steps = torch.stack([angles.cos(), angles.sin()], -1)
     ends = starts + steps.view(1, num_rays, 1, 2).repeat(
         num_points, 1, num_edges, 1)

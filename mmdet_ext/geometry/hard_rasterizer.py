@@ -283,8 +283,9 @@ def polygons_to_rle(polygons: Sequence[Sequence[ArrayLike]], height: int,
     """Encode multi-part polygons as one COCO RLE per object.
 
     Every part is rasterised by pycocotools (``frPyObjects``, sub-pixel
-    accurate: a pixel is set when its centre, on a 1/5-pixel lattice, is
-    inside) and the parts are united with ``merge``. No full-resolution
+    accurate: a pixel is set when its centre (j + 0.5, i + 0.5) is inside,
+    with vertices snapped to a 1/5-pixel lattice) and the parts are united
+    with ``merge``. No full-resolution
     bitmap is built. Parts that are not flat sequences of an even number
     (>= 6) of finite coordinates are dropped; an object left without parts
     gets an empty RLE (area 0). Coordinates are clamped to a margin of

@@ -23,7 +23,8 @@ from torch import Tensor
 DEFAULT_CHUNK_ELEMENTS = 2**22
 
 
-def auto_chunk_size(chunk_size: Optional[int], elements_per_item: int,
+def auto_chunk_size(chunk_size: Optional[int],
+                    elements_per_item: int,
                     budget: int = DEFAULT_CHUNK_ELEMENTS) -> int:
     """Number of leading items per chunk.
 

@@ -68,8 +68,8 @@ def _scanline_seeds(edges: Tensor, edge_valid: Tensor, bboxes: Tensor,
         tuple[Tensor, Tensor]: seeds (B, L, 2) and ``ok`` (B, L) bool, True
         where the line has an inside interval of positive width.
     """
-    fractions = (torch.arange(num_lines, device=edges.device,
-                              dtype=edges.dtype) + 0.5) / num_lines
+    fractions = (torch.arange(
+        num_lines, device=edges.device, dtype=edges.dtype) + 0.5) / num_lines
     heights = bboxes[:, 3:] - bboxes[:, 1:2]
     y = (bboxes[:, 1:2] + fractions * heights).unsqueeze(-1)  # (B, L, 1)
     x_cross, crosses = scanline_crossings(y, edges)
@@ -84,7 +84,7 @@ def _scanline_seeds(edges: Tensor, edge_valid: Tensor, bboxes: Tensor,
     highs = torch.where(paired, highs, torch.zeros_like(highs))
     widths = torch.where(paired, highs - lows, torch.full_like(lows, -1.0))
     if num_pairs == 0:
-        return y.new_zeros(y.shape[:2] + (2,)), y.new_zeros(
+        return y.new_zeros(y.shape[:2] + (2, )), y.new_zeros(
             y.shape[:2], dtype=torch.bool)
     best_width, best = widths.max(dim=-1, keepdim=True)
     mid_x = (0.5 * (lows + highs)).gather(-1, best)
@@ -174,8 +174,8 @@ def _inside_points_chunk(edges: Tensor, edge_valid: Tensor, bboxes: Tensor,
     step = 2 * half_size / grid_size  # one coarse grid cell
     for _ in range(num_refine):
         candidates = best.unsqueeze(1) + local * step.unsqueeze(1)
-        cand, cand_score = _pick_best(
-            candidates, _score(candidates, edges, edge_valid))
+        cand, cand_score = _pick_best(candidates,
+                                      _score(candidates, edges, edge_valid))
         better = cand_score > best_score
         best = torch.where(better.unsqueeze(-1), cand, best)
         best_score = torch.where(better, cand_score, best_score)

@@ -26,6 +26,7 @@ EDGE_SLACK_ULPS = 8
 CPU_RAY_CHUNK_ELEMENTS = 2**17
 RAY_CHUNK_ELEMENTS = 2**22
 
+
 def ray_angles(num_rays: int = 36,
                device: Optional[torch.device] = None,
                dtype: torch.dtype = torch.float32) -> Tensor:
@@ -93,8 +94,8 @@ def _ray_lengths_chunk(points: Tensor, edges: Tensor, edge_valid: Tensor,
         near-parallel overflow (the caller replaces non-finite values).
     """
     start = edges[..., :2]
-    delta = (edges[..., 2:] - start).masked_fill(
-        ~edge_valid.unsqueeze(-1), 0)  # d, (C, E, 2)
+    delta = (edges[..., 2:] - start).masked_fill(~edge_valid.unsqueeze(-1),
+                                                 0)  # d, (C, E, 2)
     offset = start - points.unsqueeze(1)  # w, (C, E, 2)
     w_cross_d = (offset[..., 0] * delta[..., 1] -
                  offset[..., 1] * delta[..., 0]).unsqueeze(1)  # (C, 1, E)
@@ -116,8 +117,8 @@ def _ray_lengths_chunk(points: Tensor, edges: Tensor, edge_valid: Tensor,
         # is missed.
         return torch.where(hit, t, miss_value).amax(dim=-1)
     nearest = torch.where(hit, t, math.inf).amin(dim=-1)
-    return torch.where(torch.isinf(nearest), miss_value,
-                       nearest.clamp(min=miss_value))
+    return torch.where(
+        torch.isinf(nearest), miss_value, nearest.clamp(min=miss_value))
 
 
 def _edge_slack(points: Tensor, edges: Tensor, delta: Tensor,
@@ -230,8 +231,9 @@ def polar_ray_targets(points: Tensor,
     edge_counts = _valid_prefix_lengths(edge_valid)[obj_inds]
     order = torch.argsort(edge_counts)
     per_point = num_rays * max(1, int(edge_counts.max()))
-    budget = (CPU_RAY_CHUNK_ELEMENTS
-              if points.device.type == 'cpu' else RAY_CHUNK_ELEMENTS)
+    budget = (
+        CPU_RAY_CHUNK_ELEMENTS
+        if points.device.type == 'cpu' else RAY_CHUNK_ELEMENTS)
     chunk = auto_chunk_size(chunk_size, per_point, budget)
     for part in chunk_slices(num_points, chunk):
         inds = order[part]
@@ -239,10 +241,11 @@ def polar_ray_targets(points: Tensor,
         if num_edges == 0:
             continue
         objs = obj_inds[inds]
-        result[inds] = _ray_lengths_chunk(
-            points[inds], edges[objs, :num_edges],
-            edge_valid[objs, :num_edges], directions, mode, miss_value,
-            edge_tol)
+        result[inds] = _ray_lengths_chunk(points[inds],
+                                          edges[objs, :num_edges],
+                                          edge_valid[objs, :num_edges],
+                                          directions, mode, miss_value,
+                                          edge_tol)
     # Only an overflowing t (edge almost parallel to the ray) can be
     # non-finite; treat it as a miss rather than emitting inf.
     return torch.where(torch.isfinite(result), result, miss_value)
@@ -257,8 +260,8 @@ def _valid_prefix_lengths(edge_valid: Tensor) -> Tensor:
     Returns:
         Tensor: Long (N,).
     """
-    positions = torch.arange(1, edge_valid.shape[1] + 1,
-                             device=edge_valid.device)
+    positions = torch.arange(
+        1, edge_valid.shape[1] + 1, device=edge_valid.device)
     return (positions * edge_valid).amax(dim=1) if edge_valid.shape[1] \
         else edge_valid.new_zeros(edge_valid.shape[0], dtype=torch.long)
 
@@ -282,9 +285,10 @@ def decode_rays(points: Tensor,
     if max_shape is not None:
         height, width = max_shape[0], max_shape[1]
         vertices = torch.stack([
-            vertices[..., 0].clamp(0, width - 1),
-            vertices[..., 1].clamp(0, height - 1)
-        ], dim=-1)
+            vertices[..., 0].clamp(0, width - 1), vertices[..., 1].clamp(
+                0, height - 1)
+        ],
+                               dim=-1)
     return vertices
 
 

@@ -14,6 +14,8 @@ PolarNeXt (``SoftPolygonCUDA``, mode ``mask``) on any device:
   *only* to the two endpoints of the nearest edge. Wherever the nearest edge
   is unique this is the exact gradient of the forward (at the boundary,
   D = 0, the gradient is 0 on both sides, so the sign flip is harmless).
+  The kernel re-derives s from ``M >= 0.5``; here s is stored, which only
+  differs where float rounding makes M exactly 0.5 off the boundary.
 
 The forward keeps only the input vertices and, per pixel, the nearest-edge
 index with the inside sign folded in (int16 when V < 32768); the
@@ -35,9 +37,10 @@ Defined behaviour on bad input (no NaN or inf ever comes out):
 - finite coordinates are clamped to +-1e6 grid units (zero gradient for
   clamped coordinates) so that squared distances cannot overflow;
 - degenerate polygons (repeated vertices, zero-length edges, all vertices
-  equal, V < 3) are well defined: a zero-length edge is its endpoint, a
-  polygon of zero area has no inside, so all vertices equal gives a soft dot
-  ``sigmoid(-|p - v|^2 / tau)`` whose gradient moves the dot.
+  equal, V < 3) are well defined: a zero-length edge acts as its endpoint
+  and a polygon with V < 3 or all vertices equal has no inside, so the
+  latter gives a soft dot ``sigmoid(-|p - v|^2 / tau)`` whose gradient
+  moves the dot.
 
 Computation is always in float32 (float64 for float64 input) with autocast
 disabled; half / bfloat16 inputs are cast up and the output is float32.

@@ -108,13 +108,14 @@ def _next_vertex_indices(part_ids: Tensor) -> Tensor:
     positions = positions.expand(num_objs, num_verts)
     if num_verts == 0:
         return positions.clone()
-    previous = torch.cat([part_ids.new_full((num_objs, 1), -2),
-                          part_ids[:, :-1]], dim=1)
+    previous = torch.cat(
+        [part_ids.new_full((num_objs, 1), -2), part_ids[:, :-1]], dim=1)
     is_start = part_ids != previous
     part_start = torch.where(is_start, positions, torch.zeros_like(positions))
     part_start = part_start.cummax(dim=1).values
-    following = torch.cat([part_ids[:, 1:],
-                           part_ids.new_full((num_objs, 1), -2)], dim=1)
+    following = torch.cat(
+        [part_ids[:, 1:],
+         part_ids.new_full((num_objs, 1), -2)], dim=1)
     same_part = following == part_ids
     next_inds = torch.where(same_part, positions + 1, part_start)
     return torch.where(part_ids >= 0, next_inds, positions)
@@ -301,8 +302,9 @@ class PolygonTensor:
             (N, V, 2).
         """
         next_xy = _gather_vertices(self.vertices, self._next_inds)
-        cross = (self.vertices[..., 0] * next_xy[..., 1] -
-                 next_xy[..., 0] * self.vertices[..., 1])
+        cross = (
+            self.vertices[..., 0] * next_xy[..., 1] -
+            next_xy[..., 0] * self.vertices[..., 1])
         return cross * self.vertex_valid, next_xy
 
     def _sum_per_part(self, values: Tensor) -> Tensor:
@@ -381,8 +383,8 @@ class PolygonTensor:
         vertices = _gather_vertices(self.vertices, order)
         old_ids = torch.gather(self.part_ids, 1, order)
         # Renumber the kept parts 0, 1, ... in order of appearance.
-        previous = torch.cat([old_ids.new_full((len(self), 1), -2),
-                              old_ids[:, :-1]], dim=1)
+        previous = torch.cat(
+            [old_ids.new_full((len(self), 1), -2), old_ids[:, :-1]], dim=1)
         new_ids = ((old_ids != previous) & kept).long().cumsum(dim=1) - 1
         new_ids = torch.where(kept, new_ids, torch.full_like(new_ids, -1))
         return PolygonTensor(vertices, new_ids, dict(self.dropped))
@@ -399,8 +401,8 @@ class PolygonTensor:
             parts) and absolute areas (N, P).
         """
         cross, next_xy = self._cross_terms()
-        moments = self._sum_per_part((self.vertices + next_xy) *
-                                     cross.unsqueeze(-1))
+        moments = self._sum_per_part(
+            (self.vertices + next_xy) * cross.unsqueeze(-1))
         signed = 0.5 * self._sum_per_part(cross)
         sums = self._sum_per_part(self.vertices *
                                   self.vertex_valid.unsqueeze(-1))
@@ -408,8 +410,7 @@ class PolygonTensor:
         means = sums / counts.clamp(min=1).unsqueeze(-1)
         safe = torch.where(signed != 0, signed, torch.ones_like(signed))
         centroids = moments / (6 * safe.unsqueeze(-1))
-        centroids = torch.where((signed != 0).unsqueeze(-1), centroids,
-                                means)
+        centroids = torch.where((signed != 0).unsqueeze(-1), centroids, means)
         return centroids, signed.abs()
 
     def area_centroid(self, largest_only: bool = True) -> Tensor:
@@ -460,8 +461,8 @@ class PolygonTensor:
         mins = self.vertices.masked_fill(~valid, big).min(dim=1).values
         maxs = self.vertices.masked_fill(~valid, -big).max(dim=1).values
         boxes = torch.cat([mins, maxs], dim=-1)
-        return torch.where(self.valid.unsqueeze(-1), boxes,
-                           torch.zeros_like(boxes))
+        return torch.where(
+            self.valid.unsqueeze(-1), boxes, torch.zeros_like(boxes))
 
     def to_list(self) -> List[List[np.ndarray]]:
         """Back to the raw mmdet form (list of lists of flat arrays).
@@ -474,8 +475,10 @@ class PolygonTensor:
         part_ids = self.part_ids.cpu().numpy()
         result = []
         for verts, ids in zip(vertices, part_ids):
-            parts = [verts[ids == j].reshape(-1)
-                     for j in range(int(ids.max(initial=-1)) + 1)]
+            parts = [
+                verts[ids == j].reshape(-1)
+                for j in range(int(ids.max(initial=-1)) + 1)
+            ]
             result.append(parts)
         return result
 
@@ -527,6 +530,9 @@ def regular_polygon(num_sides: int,
         np.ndarray: Flat float64 array ``[x0, y0, x1, y1, ...]``.
     """
     angles = rotation + 2 * math.pi * np.arange(num_sides) / num_sides
-    xy = np.stack([center[0] + radius * np.cos(angles),
-                   center[1] + radius * np.sin(angles)], axis=1)
+    xy = np.stack([
+        center[0] + radius * np.cos(angles),
+        center[1] + radius * np.sin(angles)
+    ],
+                  axis=1)
     return xy.reshape(-1)

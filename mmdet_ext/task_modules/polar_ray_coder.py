@@ -125,12 +125,16 @@ class PolarRayCoder(BaseBBoxCoder):
                     f'({points.shape[0]}) differs from the number of '
                     f'objects ({edges.shape[0]})')
             obj_inds = torch.arange(points.shape[0], device=points.device)
-        return polar_ray_targets(points, edges.to(points.device),
-                                 edge_valid.to(points.device), obj_inds,
-                                 num_rays=self.num_rays, mode=self.mode,
-                                 miss_value=self.miss_value,
-                                 chunk_size=self.chunk_size,
-                                 edge_tol=self.edge_tol)
+        return polar_ray_targets(
+            points,
+            edges.to(points.device),
+            edge_valid.to(points.device),
+            obj_inds,
+            num_rays=self.num_rays,
+            mode=self.mode,
+            miss_value=self.miss_value,
+            chunk_size=self.chunk_size,
+            edge_tol=self.edge_tol)
 
     def decode(self,
                points: Tensor,
@@ -163,8 +167,8 @@ class PolarRayCoder(BaseBBoxCoder):
         else:
             edges = polygons
         if edge_valid is None:
-            edge_valid = torch.ones(edges.shape[:2], dtype=torch.bool,
-                                    device=edges.device)
+            edge_valid = torch.ones(
+                edges.shape[:2], dtype=torch.bool, device=edges.device)
         return edges, edge_valid.bool()
 
     def __repr__(self) -> str:

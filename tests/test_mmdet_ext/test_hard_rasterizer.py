@@ -210,7 +210,7 @@ def test_crop_masks_agree_with_roi_align_on_coco128():
         and not a['iscrowd'] and a['bbox'][2] > 40 and a['bbox'][3] > 40
     ][:25]
     assert anns, 'no usable polygon annotation in coco128_seg'
-    objects, boxes, ious = [], [], []
+    ious = []
     for ann in anns:
         img = images[ann['image_id']]
         parts = [
@@ -226,8 +226,6 @@ def test_crop_masks_agree_with_roi_align_on_coco128():
                                   dtype=torch.float32)
         ours = polygons_to_crop_masks(edges, valid, box, size=64)
         ious.append(iou(ours[0], ref[0]))
-        objects.append(parts)
-        boxes.append(box)
     # Overlapping parts follow even-odd here but union in the bitmap: allow
     # a rare outlier, not a systematic gap.
     assert np.median(ious) > 0.95 and np.mean(np.array(ious) > 0.9) > 0.9

@@ -12,8 +12,9 @@ from mmdet.models.task_modules.coders.base_bbox_coder import \
 from mmdet.registry import TASK_UTILS  # noqa: E402
 
 from mmdet_ext.geometry.polygon_ops import boundary_distances  # noqa: E402
-from mmdet_ext.structures.polygons import (PolygonTensor,  # noqa: E402
-                                           regular_polygon)
+from mmdet_ext.structures.polygons import (
+    PolygonTensor,  # noqa: E402
+    regular_polygon)
 from mmdet_ext.task_modules import PolarRayCoder  # noqa: E402
 
 SQUARE = np.array([0, 0, 10, 0, 10, 10, 0, 10], dtype=np.float64)
@@ -62,8 +63,7 @@ def test_angles_are_made_on_demand(dtype):
 
 def test_encode_accepts_polygons_edges_and_tuples():
     polys = PolygonTensor.from_polygon_masks(
-        [[SQUARE], [regular_polygon(8, 20.0, (50, 50))]],
-        dtype=torch.float64)
+        [[SQUARE], [regular_polygon(8, 20.0, (50, 50))]], dtype=torch.float64)
     points = torch.tensor([[5., 5.], [50., 50.], [2., 3.]],
                           dtype=torch.float64)
     obj_inds = torch.tensor([0, 1, 0])
@@ -95,8 +95,8 @@ def test_decode_inverts_encode_on_a_convex_polygon():
     dist = boundary_distances(verts[0], edges, valid,
                               torch.zeros(36, dtype=torch.long))
     assert dist.max() < 1e-3
-    clipped = coder.decode(points, torch.full((1, 36), 500.),
-                           max_shape=(120, 150))
+    clipped = coder.decode(
+        points, torch.full((1, 36), 500.), max_shape=(120, 150))
     assert clipped[..., 0].max() == 149 and clipped[..., 1].max() == 119
     assert clipped.min() == 0
     with pytest.raises(ValueError):

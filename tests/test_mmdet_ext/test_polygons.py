@@ -12,14 +12,18 @@ from mmdet_ext.structures.polygons import PolygonTensor, regular_polygon
 SQUARE = np.array([0, 0, 10, 0, 10, 10, 0, 10], dtype=np.float64)
 
 
-def star_polygon(rng: np.random.Generator, num_vertices: int,
-                 center=(0.0, 0.0), scale: float = 10.0) -> np.ndarray:
+def star_polygon(rng: np.random.Generator,
+                 num_vertices: int,
+                 center=(0.0, 0.0),
+                 scale: float = 10.0) -> np.ndarray:
     """Random simple (possibly concave) polygon, star-shaped about center."""
     angles = np.sort(rng.uniform(0, 2 * math.pi, num_vertices))
     angles += np.arange(num_vertices) * 1e-3  # keep angles distinct
     radii = rng.uniform(0.2, 1.0, num_vertices) * scale
-    xy = np.stack([center[0] + radii * np.cos(angles),
-                   center[1] + radii * np.sin(angles)], axis=1)
+    xy = np.stack([
+        center[0] + radii * np.cos(angles), center[1] + radii * np.sin(angles)
+    ],
+                  axis=1)
     return xy.reshape(-1)
 
 
@@ -39,8 +43,7 @@ def assert_all_finite(polys: PolygonTensor) -> None:
     edges, _ = polys.edges()
     for out in (polys.vertices, polys.part_areas(), polys.areas(),
                 polys.area_centroid(), polys.area_centroid(False),
-                polys.bboxes(), edges,
-                polys.largest_part().vertices):
+                polys.bboxes(), edges, polys.largest_part().vertices):
         assert torch.isfinite(out).all()
 
 
@@ -76,31 +79,37 @@ def test_edges_close_each_part():
 def test_areas_centroids_bboxes_match_numpy(seed, num_parts):
     rng = np.random.default_rng(seed)
     parts = [
-        star_polygon(rng, int(rng.integers(3, 30)),
-                     center=rng.uniform(-50, 500, 2),
-                     scale=rng.uniform(1, 100)) for _ in range(num_parts)
+        star_polygon(
+            rng,
+            int(rng.integers(3, 30)),
+            center=rng.uniform(-50, 500, 2),
+            scale=rng.uniform(1, 100)) for _ in range(num_parts)
     ]
     polys = PolygonTensor.from_polygon_masks([parts], dtype=torch.float64)
     ref = [numpy_area_centroid(part) for part in parts]
     ref_areas = np.array([area for area, _ in ref])
-    np.testing.assert_allclose(polys.part_areas()[0].numpy(), ref_areas,
-                               rtol=1e-9)
-    np.testing.assert_allclose(float(polys.areas()[0]), ref_areas.sum(),
-                               rtol=1e-9)
+    np.testing.assert_allclose(
+        polys.part_areas()[0].numpy(), ref_areas, rtol=1e-9)
+    np.testing.assert_allclose(
+        float(polys.areas()[0]), ref_areas.sum(), rtol=1e-9)
     largest = int(np.argmax(ref_areas))
-    np.testing.assert_allclose(polys.area_centroid()[0].numpy(),
-                               ref[largest][1], rtol=1e-9, atol=1e-7)
+    np.testing.assert_allclose(
+        polys.area_centroid()[0].numpy(),
+        ref[largest][1],
+        rtol=1e-9,
+        atol=1e-7)
     weighted = sum(area * c for area, c in ref) / ref_areas.sum()
-    np.testing.assert_allclose(polys.area_centroid(False)[0].numpy(),
-                               weighted, rtol=1e-9, atol=1e-7)
+    np.testing.assert_allclose(
+        polys.area_centroid(False)[0].numpy(), weighted, rtol=1e-9, atol=1e-7)
     all_xy = np.concatenate(parts).reshape(-1, 2)
     np.testing.assert_allclose(
         polys.bboxes()[0].numpy(),
-        np.concatenate([all_xy.min(0), all_xy.max(0)]), rtol=1e-12)
+        np.concatenate([all_xy.min(0), all_xy.max(0)]),
+        rtol=1e-12)
     single = polys.largest_part()
     assert single.num_parts.tolist() == [1]
-    np.testing.assert_allclose(single.vertices[0].numpy().reshape(-1),
-                               parts[largest], rtol=1e-12)
+    np.testing.assert_allclose(
+        single.vertices[0].numpy().reshape(-1), parts[largest], rtol=1e-12)
 
 
 def test_orientation_does_not_change_area_or_centroid():
@@ -218,8 +227,7 @@ def test_from_mmdet_polygon_masks_after_transforms():
     masks = masks.rescale((80, 80)).flip('horizontal')
     polys = PolygonTensor.from_polygon_masks(masks, dtype=torch.float64)
     assert polys.num_parts.tolist() == [2, 1]
-    np.testing.assert_allclose(polys.areas().numpy(),
-                               masks.areas, rtol=1e-6)
+    np.testing.assert_allclose(polys.areas().numpy(), masks.areas, rtol=1e-6)
 
 
 def test_select_move_and_round_trip():

@@ -17,10 +17,11 @@ from mmdet_ext.geometry.ray_origin import (area_centroid, compute_ray_origins,
 from mmdet_ext.structures.polygons import PolygonTensor, regular_polygon
 
 # C shape opening to the left: its centroid falls into the notch.
-C_SHAPE = np.array([0, 0, 30, 0, 30, 30, 0, 30, 0, 20, 20, 20, 20, 10, 0,
-                    10], dtype=np.float64)
-U_SHAPE = np.array([0, 0, 30, 0, 30, 30, 20, 30, 20, 10, 10, 10, 10, 30, 0,
-                    30], dtype=np.float64)
+C_SHAPE = np.array([0, 0, 30, 0, 30, 30, 0, 30, 0, 20, 20, 20, 20, 10, 0, 10],
+                   dtype=np.float64)
+U_SHAPE = np.array(
+    [0, 0, 30, 0, 30, 30, 20, 30, 20, 10, 10, 10, 10, 30, 0, 30],
+    dtype=np.float64)
 
 
 def inside_even_odd(parts, points: np.ndarray) -> np.ndarray:
@@ -36,10 +37,12 @@ def boundary_distance(parts, points: np.ndarray) -> np.ndarray:
     return np.min([
         shapely.distance(LinearRing(np.asarray(p).reshape(-1, 2)), geoms)
         for p in parts
-    ], axis=0)
+    ],
+                  axis=0)
 
 
-def assert_strictly_inside(polys: PolygonTensor, origins: Tensor,
+def assert_strictly_inside(polys: PolygonTensor,
+                           origins: Tensor,
                            min_dist: float = 0.0):
     """Every valid object's origin is inside all its parts' even-odd area."""
     objects = polys.to_list()
@@ -52,13 +55,17 @@ def assert_strictly_inside(polys: PolygonTensor, origins: Tensor,
         assert boundary_distance(parts, pt)[0] > min_dist, (i, pt)
 
 
-def star_polygon(rng: np.random.Generator, num_vertices: int,
-                 center=(0.0, 0.0), scale: float = 10.0) -> np.ndarray:
+def star_polygon(rng: np.random.Generator,
+                 num_vertices: int,
+                 center=(0.0, 0.0),
+                 scale: float = 10.0) -> np.ndarray:
     angles = np.sort(rng.uniform(0, 2 * math.pi, num_vertices))
     angles += np.arange(num_vertices) * 1e-3
     radii = rng.uniform(0.05, 1.0, num_vertices) * scale
-    xy = np.stack([center[0] + radii * np.cos(angles),
-                   center[1] + radii * np.sin(angles)], axis=1)
+    xy = np.stack([
+        center[0] + radii * np.cos(angles), center[1] + radii * np.sin(angles)
+    ],
+                  axis=1)
     return xy.reshape(-1)
 
 
@@ -91,8 +98,8 @@ def test_truncation_matches_official_int():
     exact = area_centroid(polys)
     truncated = area_centroid(polys, truncate=True)
     assert truncated[0].tolist() == [float(int(v)) for v in exact[0]]
-    assert compute_ray_origins(polys, 'centroid', truncate=True).equal(
-        truncated)
+    assert compute_ray_origins(
+        polys, 'centroid', truncate=True).equal(truncated)
 
 
 def test_largest_only_switch():
@@ -124,16 +131,19 @@ def test_inside_point_is_close_to_the_pole_of_simple_shapes():
 
 
 @settings(max_examples=150, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1),
-       dtype=st.sampled_from([torch.float64, torch.float32]))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    dtype=st.sampled_from([torch.float64, torch.float32]))
 def test_inside_points_are_inside_random_multi_part_objects(seed, dtype):
     rng = np.random.default_rng(seed)
     objects = []
     for _ in range(int(rng.integers(1, 6))):
         objects.append([
-            star_polygon(rng, int(rng.integers(3, 40)),
-                         center=rng.uniform(0, 600, 2),
-                         scale=rng.uniform(1, 200))
+            star_polygon(
+                rng,
+                int(rng.integers(3, 40)),
+                center=rng.uniform(0, 600, 2),
+                scale=rng.uniform(1, 200))
             for _ in range(int(rng.integers(1, 4)))
         ])
     polys = PolygonTensor.from_polygon_masks(objects, dtype=dtype)
@@ -163,8 +173,8 @@ def test_chunked_inside_points_equal_unchunked():
     polys = PolygonTensor.from_polygon_masks(
         [[C_SHAPE], [U_SHAPE], [regular_polygon(7, 5.0, (3, 3))]],
         dtype=torch.float64)
-    torch.testing.assert_close(inside_points(polys, chunk_size=1),
-                               inside_points(polys))
+    torch.testing.assert_close(
+        inside_points(polys, chunk_size=1), inside_points(polys))
 
 
 def load_coco_polygons(coco128_root):
@@ -189,8 +199,7 @@ def test_inside_origins_on_real_coco_polygons(coco128_root):
     per_image = load_coco_polygons(coco128_root)
     total = outside_centroids = 0
     for objects in per_image.values():
-        polys = PolygonTensor.from_polygon_masks(objects,
-                                                 dtype=torch.float64)
+        polys = PolygonTensor.from_polygon_masks(objects, dtype=torch.float64)
         centroid = compute_ray_origins(polys, 'centroid')
         for method in ('inside', 'centroid_or_inside'):
             origins = compute_ray_origins(polys, method)

@@ -19,33 +19,41 @@ from mmdet_ext.geometry.ray_targets import (decode_rays, polar_ray_targets,
 from mmdet_ext.structures.polygons import PolygonTensor, regular_polygon
 
 
-def star_polygon(rng: np.random.Generator, num_vertices: int,
-                 center=(0.0, 0.0), scale: float = 10.0) -> np.ndarray:
+def star_polygon(rng: np.random.Generator,
+                 num_vertices: int,
+                 center=(0.0, 0.0),
+                 scale: float = 10.0) -> np.ndarray:
     """Random simple (possibly concave) polygon, star-shaped about center."""
     angles = np.sort(rng.uniform(0, 2 * math.pi, num_vertices))
     angles += np.arange(num_vertices) * 1e-3  # keep angles distinct
     radii = rng.uniform(0.2, 1.0, num_vertices) * scale
-    xy = np.stack([center[0] + radii * np.cos(angles),
-                   center[1] + radii * np.sin(angles)], axis=1)
+    xy = np.stack([
+        center[0] + radii * np.cos(angles), center[1] + radii * np.sin(angles)
+    ],
+                  axis=1)
     return xy.reshape(-1)
 
 
-def random_image(rng: np.random.Generator, max_objects: int = 6,
+def random_image(rng: np.random.Generator,
+                 max_objects: int = 6,
                  max_parts: int = 3):
     """Random multi-object, multi-part polygons with sizes and positions."""
     objects = []
     for _ in range(int(rng.integers(1, max_objects + 1))):
         parts = [
-            star_polygon(rng, int(rng.integers(3, 40)),
-                         center=rng.uniform(0, 600, 2),
-                         scale=rng.uniform(2, 150))
+            star_polygon(
+                rng,
+                int(rng.integers(3, 40)),
+                center=rng.uniform(0, 600, 2),
+                scale=rng.uniform(2, 150))
             for _ in range(int(rng.integers(1, max_parts + 1)))
         ]
         objects.append(parts)
     return objects
 
 
-def random_points(rng: np.random.Generator, polys: PolygonTensor,
+def random_points(rng: np.random.Generator,
+                  polys: PolygonTensor,
                   max_per_object: int = 30):
     """Points in and around each object's box, with their object index."""
     boxes = polys.bboxes().double().numpy()
@@ -53,9 +61,12 @@ def random_points(rng: np.random.Generator, polys: PolygonTensor,
     for i, (x1, y1, x2, y2) in enumerate(boxes):
         num = int(rng.integers(0, max_per_object + 1))
         pad_x, pad_y = 0.2 * (x2 - x1), 0.2 * (y2 - y1)
-        points.append(np.stack([rng.uniform(x1 - pad_x, x2 + pad_x, num),
-                                rng.uniform(y1 - pad_y, y2 + pad_y, num)],
-                               axis=1))
+        points.append(
+            np.stack([
+                rng.uniform(x1 - pad_x, x2 + pad_x, num),
+                rng.uniform(y1 - pad_y, y2 + pad_y, num)
+            ],
+                     axis=1))
         inds.append(np.full(num, i))
     return (torch.as_tensor(np.concatenate(points), dtype=polys.dtype),
             torch.as_tensor(np.concatenate(inds), dtype=torch.long))
@@ -89,17 +100,23 @@ def test_ray_angles_and_directions():
     assert angles[0] == 0 and math.isclose(float(angles[9]), math.pi / 2)
     dirs = ray_directions(4, dtype=torch.float64)
     torch.testing.assert_close(
-        dirs, torch.tensor([[1., 0.], [0., 1.], [-1., 0.], [0., -1.]],
-                           dtype=torch.float64), atol=1e-15, rtol=0)
+        dirs,
+        torch.tensor([[1., 0.], [0., 1.], [-1., 0.], [0., -1.]],
+                     dtype=torch.float64),
+        atol=1e-15,
+        rtol=0)
     assert ray_angles(8, dtype=torch.float32).dtype == torch.float32
 
 
 def test_square_from_centre_by_hand():
     square = np.array([0, 0, 10, 0, 10, 10, 0, 10], dtype=np.float64)
     _, edges, valid = one_object(square)
-    rays = polar_ray_targets(torch.tensor([[5., 5.]], dtype=torch.float64),
-                             edges, valid, torch.zeros(1, dtype=torch.long),
-                             num_rays=8)
+    rays = polar_ray_targets(
+        torch.tensor([[5., 5.]], dtype=torch.float64),
+        edges,
+        valid,
+        torch.zeros(1, dtype=torch.long),
+        num_rays=8)
     diag = 5 * math.sqrt(2)
     expected = torch.tensor([[5, diag, 5, diag, 5, diag, 5, diag]],
                             dtype=torch.float64)
@@ -114,9 +131,8 @@ def test_square_from_centre_by_hand():
     center=st.tuples(st.floats(-500, 1500), st.floats(-500, 1500)),
     num_rays=st.sampled_from([8, 36, 72]),
     dtype=st.sampled_from([torch.float64, torch.float32]))
-def test_regular_polygon_matches_analytic_distance(num_sides, radius,
-                                                   rotation, center,
-                                                   num_rays, dtype):
+def test_regular_polygon_matches_analytic_distance(num_sides, radius, rotation,
+                                                   center, num_rays, dtype):
     flat = regular_polygon(num_sides, radius, center, rotation)
     _, edges, valid = one_object(flat, dtype)
     point = torch.tensor([center], dtype=dtype)
@@ -129,8 +145,8 @@ def test_regular_polygon_matches_analytic_distance(num_sides, radius,
     rtol, atol = rounding_tolerance(dtype, center, radius)
     for mode in ('farthest', 'nearest'):
         rays = polar_ray_targets(point, edges, valid, obj, num_rays, mode)
-        np.testing.assert_allclose(rays[0].double().numpy(), expected,
-                                   rtol=rtol, atol=atol)
+        np.testing.assert_allclose(
+            rays[0].double().numpy(), expected, rtol=rtol, atol=atol)
 
 
 @settings(max_examples=200, deadline=None)
@@ -149,13 +165,15 @@ def test_rays_through_vertices_equal_circumradius(num_sides, rays_per_side,
     rotation = 2 * math.pi * first_ray / num_rays
     flat = regular_polygon(num_sides, radius, center, rotation)
     _, edges, valid = one_object(flat, dtype)
-    rays = polar_ray_targets(torch.tensor([center], dtype=dtype), edges,
-                             valid, torch.zeros(1, dtype=torch.long),
-                             num_rays)
+    rays = polar_ray_targets(
+        torch.tensor([center], dtype=dtype), edges, valid,
+        torch.zeros(1, dtype=torch.long), num_rays)
     vertex_rays = (first_ray + rays_per_side * np.arange(num_sides))
     rtol, atol = rounding_tolerance(dtype, center, radius)
     np.testing.assert_allclose(
-        rays[0, vertex_rays % num_rays].double().numpy(), radius, rtol=rtol,
+        rays[0, vertex_rays % num_rays].double().numpy(),
+        radius,
+        rtol=rtol,
         atol=atol)
 
 
@@ -172,8 +190,8 @@ def test_official_tolerance_can_miss_vertex_rays():
         _, edges, valid = one_object(flat)
         point = torch.as_tensor(center[None])
         obj = torch.zeros(1, dtype=torch.long)
-        exact = polar_ray_targets(point, edges, valid, obj, num_sides,
-                                  edge_tol=0.0)
+        exact = polar_ray_targets(
+            point, edges, valid, obj, num_sides, edge_tol=0.0)
         robust = polar_ray_targets(point, edges, valid, obj, num_sides)
         misses += int((exact < 0.5 * radius).sum())
         np.testing.assert_allclose(robust.numpy(), radius, rtol=1e-9)
@@ -188,8 +206,12 @@ def test_points_in_polygons_agrees_with_matplotlib(seed):
     polys = PolygonTensor.from_polygon_masks(objects, dtype=torch.float64)
     points, obj_inds = random_points(rng, polys, max_per_object=40)
     edges, edge_valid = polys.edges()
-    inside = points_in_polygons(points, edges, edge_valid, obj_inds,
-                                chunk_size=int(rng.integers(1, 50)))
+    inside = points_in_polygons(
+        points,
+        edges,
+        edge_valid,
+        obj_inds,
+        chunk_size=int(rng.integers(1, 50)))
     for i, parts in enumerate(objects):
         sel = (obj_inds == i).numpy()
         pts = points.numpy()[sel]
@@ -216,9 +238,10 @@ def test_boundary_distances_agree_with_shapely(seed):
         expected = np.min([
             shapely.distance(LinearRing(part.reshape(-1, 2)), geoms[sel])
             for part in parts
-        ], axis=0)
-        np.testing.assert_allclose(dist.numpy()[sel], expected, rtol=1e-9,
-                                   atol=1e-9)
+        ],
+                          axis=0)
+        np.testing.assert_allclose(
+            dist.numpy()[sel], expected, rtol=1e-9, atol=1e-9)
 
 
 @settings(max_examples=200, deadline=None)
@@ -232,11 +255,16 @@ def test_batched_equals_per_object_reference(seed, num_rays):
     points, obj_inds = random_points(rng, polys)
     edges, edge_valid = polys.edges()
     # The official rule has no slack on the edge parameter.
-    got = polar_ray_targets(points, edges, edge_valid, obj_inds, num_rays,
-                            chunk_size=int(rng.integers(1, 64)),
-                            edge_tol=0.0)
-    expected = reference_polar_ray_targets(points, edges, edge_valid,
-                                           obj_inds, num_rays)
+    got = polar_ray_targets(
+        points,
+        edges,
+        edge_valid,
+        obj_inds,
+        num_rays,
+        chunk_size=int(rng.integers(1, 64)),
+        edge_tol=0.0)
+    expected = reference_polar_ray_targets(points, edges, edge_valid, obj_inds,
+                                           num_rays)
     torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-9)
 
 
@@ -249,8 +277,7 @@ def test_float32_agrees_with_float64():
     rays64 = polar_ray_targets(points, edges, edge_valid, obj_inds)
     polys32 = polys64.to(dtype=torch.float32)
     edges32, _ = polys32.edges()
-    rays32 = polar_ray_targets(points.float(), edges32, edge_valid,
-                               obj_inds)
+    rays32 = polar_ray_targets(points.float(), edges32, edge_valid, obj_inds)
     assert rays32.dtype == torch.float32
     close = torch.isclose(rays32.double(), rays64, rtol=1e-4, atol=1e-3)
     # Only rays grazing a vertex may flip to another crossing.
@@ -266,8 +293,8 @@ def test_bounds_and_mode_ordering(seed):
     points, obj_inds = random_points(rng, polys)
     edges, edge_valid = polys.edges()
     far = polar_ray_targets(points, edges, edge_valid, obj_inds)
-    near = polar_ray_targets(points, edges, edge_valid, obj_inds,
-                             mode='nearest')
+    near = polar_ray_targets(
+        points, edges, edge_valid, obj_inds, mode='nearest')
     assert torch.isfinite(far).all() and torch.isfinite(near).all()
     assert (far >= near).all()
     assert (near >= 0.01).all()
@@ -281,8 +308,9 @@ def test_bounds_and_mode_ordering(seed):
 def test_nearest_follows_a_concave_boundary():
     # U shape: from inside the left arm, the ray to the right exits at
     # x = 10 (nearest) but the farthest crossing is the right arm's x = 30.
-    u_shape = np.array([0, 0, 30, 0, 30, 30, 20, 30, 20, 10, 10, 10, 10,
-                        30, 0, 30], dtype=np.float64)
+    u_shape = np.array(
+        [0, 0, 30, 0, 30, 30, 20, 30, 20, 10, 10, 10, 10, 30, 0, 30],
+        dtype=np.float64)
     _, edges, valid = one_object(u_shape)
     point = torch.tensor([[5., 20.]], dtype=torch.float64)
     obj = torch.zeros(1, dtype=torch.long)
@@ -300,9 +328,13 @@ def test_miss_value_exactly_for_rays_pointing_away():
     # Left of the square, level with its middle: only rays with cos > 0
     # whose line passes through the square can hit.
     point = torch.tensor([[-5., 5.]], dtype=torch.float64)
-    rays = polar_ray_targets(point, edges, valid,
-                             torch.zeros(1, dtype=torch.long), 36,
-                             miss_value=0.25)[0]
+    rays = polar_ray_targets(
+        point,
+        edges,
+        valid,
+        torch.zeros(1, dtype=torch.long),
+        36,
+        miss_value=0.25)[0]
     theta = torch.arange(36, dtype=torch.float64) * 2 * math.pi / 36
     # Lines from (-5, 5) towards the square's left side span +-45 deg.
     hits = torch.atan2(5 * theta.sin(), 5 * theta.cos()).abs() < math.pi / 4
@@ -324,12 +356,12 @@ def test_objects_without_edges_and_empty_inputs():
     assert empty.shape == (0, 36)
     none = PolygonTensor.from_polygon_masks([[np.zeros(6)]])
     e0, v0 = none.edges()
-    out = polar_ray_targets(torch.zeros(3, 2), e0, v0,
-                            torch.zeros(3, dtype=torch.long))
+    out = polar_ray_targets(
+        torch.zeros(3, 2), e0, v0, torch.zeros(3, dtype=torch.long))
     assert out.shape == (3, 36) and (out == 0.01).all()
     with pytest.raises(ValueError):
-        polar_ray_targets(points, edges, valid, torch.tensor([0, 1]),
-                          mode='middle')
+        polar_ray_targets(
+            points, edges, valid, torch.tensor([0, 1]), mode='middle')
 
 
 def test_points_on_nan_coordinates_never_produce_nan():
@@ -342,15 +374,19 @@ def test_points_on_nan_coordinates_never_produce_nan():
 
 
 @settings(max_examples=100, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), num_sides=st.integers(3, 30),
-       dtype=st.sampled_from([torch.float64, torch.float32]))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    num_sides=st.integers(3, 30),
+    dtype=st.sampled_from([torch.float64, torch.float32]))
 def test_decode_of_encode_lands_on_the_boundary(seed, num_sides, dtype):
     rng = np.random.default_rng(seed)
     # Convex: a regular polygon with random jitter of the angles only.
     angles = np.sort(rng.uniform(0, 2 * math.pi, num_sides))
     radius, center = rng.uniform(5, 300), rng.uniform(0, 800, 2)
-    flat = np.stack([center[0] + radius * np.cos(angles),
-                     center[1] + radius * np.sin(angles)], 1).reshape(-1)
+    flat = np.stack([
+        center[0] + radius * np.cos(angles),
+        center[1] + radius * np.sin(angles)
+    ], 1).reshape(-1)
     polys, edges, valid = one_object(flat, dtype)
     if not polys.valid.all():
         return
@@ -363,9 +399,8 @@ def test_decode_of_encode_lands_on_the_boundary(seed, num_sides, dtype):
     rays = polar_ray_targets(points, edges, valid, obj, 36)
     verts = decode_rays(points, rays)
     assert verts.shape == (1, 36, 2)
-    dist = boundary_distances(
-        verts[0].double(), edges.double(), valid,
-        torch.zeros(36, dtype=torch.long))
+    dist = boundary_distances(verts[0].double(), edges.double(), valid,
+                              torch.zeros(36, dtype=torch.long))
     tol = 1e-7 if dtype == torch.float64 else 1e-3
     assert dist.max() < tol * max(1.0, radius)
 
@@ -380,8 +415,8 @@ def test_decode_clips_to_image():
 
 def test_polygon_to_rays_uses_origins_and_chunking_is_invisible():
     rng = np.random.default_rng(3)
-    polys = PolygonTensor.from_polygon_masks(random_image(rng),
-                                             dtype=torch.float64)
+    polys = PolygonTensor.from_polygon_masks(
+        random_image(rng), dtype=torch.float64)
     points, rays = polygon_to_rays(polys, origin_method='inside')
     assert points.shape == (len(polys), 2)
     assert rays.shape == (len(polys), 36)

@@ -84,7 +84,10 @@ def test_test_tool_evaluates_checkpoint(trained, repo_root, toy_root,
         str(work_dir / 'epoch_1.pth'), '--work-dir',
         str(tmp_path), '--show-dir',
         str(tmp_path / 'vis'), '--cfg-options',
-        *_tiny_options(toy_root, 1)
+        *_tiny_options(toy_root, 1),
+        # an (almost) untrained model: keep low-score masks so AP is computed
+        'model.test_cfg.score_thr=0.0', 'model.test_cfg.filter_thr=0.0',
+        'model.test_cfg.mask_thr=0.3'
     ], repo_root)
     assert re.search(r'coco/segm_mAP: -?[0-9.]+', output), output[-2000:]
     assert list((tmp_path / 'vis').glob('*.png'))

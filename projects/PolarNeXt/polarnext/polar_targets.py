@@ -9,10 +9,11 @@ from torch import Tensor
 from mmdet.registry import TASK_UTILS
 from mmdet.structures.mask import BitmapMasks, bitmap_to_polygon
 from mmdet.utils import ConfigType
-from mmdet_ext.geometry.hard_rasterizer import polygons_to_crop_masks
+from mmdet_ext.geometry.hard_rasterizer import (boxes_to_grid,
+                                               polygons_to_crop_masks)
 from mmdet_ext.geometry.ray_origin import compute_ray_origins
 from mmdet_ext.geometry.ray_targets import decode_rays
-from mmdet_ext.geometry.soft_rasterizer import boxes_to_grid, soft_rasterize
+from mmdet_ext.geometry.soft_rasterizer import soft_rasterize
 from mmdet_ext.structures.polygons import PolygonTensor
 
 PART_CHOICES = ('all', 'largest')
