@@ -1,3 +1,4 @@
 from .polar_ray_coder import PolarRayCoder
+from .top_cost_matcher import TopCostMatcher
 
-__all__ = ['PolarRayCoder']
+__all__ = ['PolarRayCoder', 'TopCostMatcher']

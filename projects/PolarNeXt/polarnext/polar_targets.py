@@ -279,7 +279,7 @@ class PolarTargetBuilder:
             return labels, empty
         ray_polys = self._parts(polygons, self.ray_target_parts)
         mask_polys = self._parts(polygons, self.mask_target_parts)
-        origins = compute_ray_origins(polygons, method=self.ray_origin)
+        origins = compute_ray_origins(ray_polys, method=self.ray_origin)
         pair_point, pair_gt = self.candidates(points, strides, origins,
                                               ray_polys.bboxes())
         if len(pair_point) == 0:
