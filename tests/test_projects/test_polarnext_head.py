@@ -206,3 +206,12 @@ def test_mask_target_parts(parts):
     head = _head(target_builder=dict(mask_target_parts=parts))
     multipart = [_square(10, 10, 50, 100), _square(70, 10, 90, 40)]
     _assert_finite_with_grad(_loss(head, [_gt([multipart], [0])]), head)
+
+
+@pytest.mark.parametrize('cost_mask', ['soft', 'hard'])
+def test_cost_mask_choices_select_positives(cost_mask):
+    head = _head(target_builder=dict(cost_mask=cost_mask))
+    losses = _loss(head, [_gt([[_square(20, 20, 90, 100)]], [1])])
+    _assert_finite_with_grad(losses, head)
+    with pytest.raises(ValueError, match='cost_mask'):
+        _head(target_builder=dict(cost_mask='fuzzy'))

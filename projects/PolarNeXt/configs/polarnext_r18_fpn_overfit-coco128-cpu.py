@@ -18,7 +18,9 @@ model = dict(
         in_channels=64,
         feat_channels=64,
         stacked_convs=2,
-        norm_cfg=dict(type='GN', num_groups=16, requires_grad=True)))
+        norm_cfg=dict(type='GN', num_groups=16, requires_grad=True),
+        # CPU: exact inside test for the matching cost (see PolarTargetBuilder)
+        target_builder=dict(cost_mask='hard')))
 
 img_scale = (512, 512)
 train_pipeline = [
@@ -44,6 +46,7 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=2,
     num_workers=1,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(pipeline=train_pipeline, filter_cfg=dict(min_size=8)))
 val_dataloader = dict(num_workers=1, dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader

@@ -19,7 +19,9 @@ model = dict(
         in_channels=64,
         feat_channels=64,
         stacked_convs=2,
-        norm_cfg=dict(type='GN', num_groups=16, requires_grad=True)))
+        norm_cfg=dict(type='GN', num_groups=16, requires_grad=True),
+        # CPU: exact inside test for the matching cost (see PolarTargetBuilder)
+        target_builder=dict(cost_mask='hard')))
 optim_wrapper = dict(
     optimizer=dict(lr=0.01),
     paramwise_cfg=dict(bias_lr_mult=2., bias_decay_mult=0.))

@@ -9,7 +9,7 @@ from torch import Tensor
 from mmdet.registry import TASK_UTILS
 from mmdet.structures.mask import BitmapMasks, bitmap_to_polygon
 from mmdet.utils import ConfigType
-from mmdet_ext.geometry.hard_rasterizer import (boxes_to_grid,
+from mmdet_ext.geometry.hard_rasterizer import (boxes_to_grid, hard_rasterize,
                                                polygons_to_crop_masks)
 from mmdet_ext.geometry.ray_origin import compute_ray_origins
 from mmdet_ext.geometry.ray_targets import decode_rays
@@ -17,6 +17,7 @@ from mmdet_ext.geometry.soft_rasterizer import soft_rasterize
 from mmdet_ext.structures.polygons import PolygonTensor
 
 PART_CHOICES = ('all', 'largest')
+COST_MASK_CHOICES = ('soft', 'hard')
 
 
 @dataclass
@@ -130,6 +131,13 @@ class PolarTargetBuilder:
         mask_target_parts (str): Parts rasterised into the target crops:
             ``'all'`` (default) or ``'largest'`` (official).
         fallback_candidate (bool): Give candidate-less objects one point.
+        cost_mask (str): Mask of each candidate in the matching cost:
+            ``'soft'`` (official: the soft rasterisation) or ``'hard'`` (its
+            tau -> 0 limit, the exact inside test on the same grid). With
+            tau = 0.1 the two differ only within about half a grid pixel of
+            the boundary; ``'hard'`` skips the distance computation for all
+            non-positive candidates (about 5x fewer soft rasterisations),
+            which matters on CPU.
         ray_coder (:obj:`ConfigDict` or dict): Ray coder config.
         matcher (:obj:`ConfigDict` or dict): Matcher config; its cost
             weights default to the loss weights (``cost_weights``).
@@ -149,6 +157,7 @@ class PolarTargetBuilder:
                  ray_target_parts: str = 'largest',
                  mask_target_parts: str = 'all',
                  fallback_candidate: bool = True,
+                 cost_mask: str = 'soft',
                  ray_coder: ConfigType = dict(
                      type='PolarRayCoder', mode='farthest', miss_value=0.01),
                  matcher: ConfigType = dict(type='TopCostMatcher'),
@@ -161,6 +170,10 @@ class PolarTargetBuilder:
             if value not in PART_CHOICES:
                 raise ValueError(
                     f'{name} must be one of {PART_CHOICES}, got {value!r}')
+        if cost_mask not in COST_MASK_CHOICES:
+            raise ValueError(f'cost_mask must be one of {COST_MASK_CHOICES}, '
+                             f'got {cost_mask!r}')
+        self.cost_mask = cost_mask
         self.num_classes = num_classes
         self.num_rays = num_rays
         self.sampling_radius = sampling_radius
@@ -247,6 +260,15 @@ class PolarTargetBuilder:
             tau=self.tau,
             chunk_size=self.chunk_size)
 
+    def cost_masks(self, points: Tensor, rays: Tensor,
+                   boxes: Tensor) -> Tensor:
+        """Predicted masks used by the matching cost (M, R, R), detached."""
+        if self.cost_mask == 'soft':
+            return self.soft_masks(points, rays, boxes)
+        return hard_rasterize(
+            boxes_to_grid(decode_rays(points, rays), boxes, self.mask_size),
+            self.mask_size)
+
     @staticmethod
     def _parts(polygons: PolygonTensor, which: str) -> PolygonTensor:
         return polygons if which == 'all' else polygons.largest_part()
@@ -293,11 +315,11 @@ class PolarTargetBuilder:
             edges, edge_valid = mask_polys.edges()
             target_masks = polygons_to_crop_masks(
                 edges[pair_gt], edge_valid[pair_gt], boxes, self.mask_size)
-            soft = self.soft_masks(points[pair_point],
-                                   rays[pair_point].detach(), boxes)
+            cost_masks = self.cost_masks(points[pair_point],
+                                         rays[pair_point].detach(), boxes)
             costs = self.matcher.pair_costs(
                 cls_logits[pair_point, gt_labels[pair_gt]], rays[pair_point],
-                target_rays, soft, target_masks)
+                target_rays, cost_masks, target_masks)
             selected = self.matcher.select(costs, pair_gt, pair_point)
 
         pos_points = pair_point[selected]
