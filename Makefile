@@ -1,6 +1,6 @@
 # Two entry points (README "Quick start"); both set the environment up first (idempotent).
 PY := .venv/bin/python
-QUICKSTART_CONFIG ?= configs/solov2/solov2_r18_fpn_toy-cpu.py
+QUICKSTART_CONFIG ?= projects/PolarNeXt/configs/polarnext_r18_fpn_toy-cpu.py
 QUICKSTART_DIR ?= work_dirs/quickstart
 PYTEST_ARGS ?=
 

@@ -5,7 +5,10 @@
 # mmcv 2.1.0 ships only as an sdist; against torch 2.14 it must be built with C++20, with
 # setuptools<82 and without build isolation (see README "Installation"). The built wheel is
 # cached outside the checkout in $MM_WHEELHOUSE (default ~/.cache/polar-instance-seg/wheels),
-# keyed by torch version and device flavour, so a second setup takes a couple of minutes.
+# keyed by torch version and device flavour. After a successful setup the venv's
+# site-packages are also kept there (hard links, so no extra disk on the same filesystem),
+# keyed by the requirements: a fresh checkout on the same machine restores them in seconds
+# instead of unpacking torch's 5 GB again.
 #
 # Environment:
 #   PYTHON        interpreter used to create the venv (default: python3.11, else python3)
@@ -40,9 +43,20 @@ if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$(requirements_digest)" ]] \
   exit 0
 fi
 
+site_packages() {
+  "$1" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+}
+
+SITE_CACHE="$MM_WHEELHOUSE/site-packages-$(requirements_digest)-$("$(pick_python)" -c \
+  'import sys; print("py%d%d" % sys.version_info[:2])')"
 if [[ ! -x "$VENV/bin/python" ]]; then
   log "creating venv $VENV"
   "$(pick_python)" -m venv "$VENV"
+  if [[ -d "$SITE_CACHE" ]]; then
+    log "restoring site-packages from $SITE_CACHE"
+    cp -al "$SITE_CACHE/." "$(site_packages "$VENV/bin/python")/" 2>/dev/null \
+      || cp -a "$SITE_CACHE/." "$(site_packages "$VENV/bin/python")/"
+  fi
 fi
 PY="$VENV/bin/python"
 PIP=("$PY" -m pip --disable-pip-version-check)
@@ -109,3 +123,10 @@ print(f'[setup] ok: torch {torch.__version__}, mmcv {mmcv.__version__}, '
       f'mmengine {mmengine.__version__}, mmdet {mmdet.__version__}')
 PY
 requirements_digest > "$STAMP"
+if [[ ! -d "$SITE_CACHE" ]]; then
+  log "caching site-packages in $SITE_CACHE"
+  mkdir -p "$SITE_CACHE.tmp"
+  cp -al "$(site_packages "$PY")/." "$SITE_CACHE.tmp/" 2>/dev/null \
+    || cp -a "$(site_packages "$PY")/." "$SITE_CACHE.tmp/"
+  mv "$SITE_CACHE.tmp" "$SITE_CACHE"
+fi

@@ -384,6 +384,7 @@ class InferenceCase:
         inputs (Tensor): Preprocessed image (1, 3, H, W).
         data_samples (list[DetDataSample]): Their samples.
         detections (list[int]): Detections of every timed predict.
+        has_masks (bool): Whether ``predict`` returned masks.
     """
     name: str
     model: nn.Module
@@ -391,6 +392,7 @@ class InferenceCase:
     inputs: Tensor
     data_samples: List[DetDataSample]
     detections: List[int] = field(default_factory=list)
+    has_masks: bool = False
 
 
 def to_coco_rle(masks) -> list:
@@ -420,6 +422,7 @@ def time_inference_case(case: InferenceCase, timer: StageTimer) -> None:
             if masks is not None:
                 to_coco_rle(masks)
     case.detections.append(len(pred))
+    case.has_masks = masks is not None
 
 
 def inference_cases(size: Tuple[int, int], device: torch.device, seed: int,
@@ -473,14 +476,13 @@ def report_inference(cases: List[InferenceCase], timer: StageTimer,
         fwd = timer.ms(f'{case.name}/forward')
         full = timer.ms(f'{case.name}/predict')
         rle = timer.ms(f'{case.name}/rle')
-        has_masks = case.name != reference and case.name != like_for_like
         lo, hi = timer.spread(f'{case.name}/predict')
         rows.append([
             case.name,
             fmt_ms(fwd),
             fmt_ms(timer.ms(f'{case.name}/post')),
             fmt_ms(full), f'{fmt_ms(lo)}-{fmt_ms(hi)}',
-            fmt_ms(rle) if has_masks else 'n/a',
+            fmt_ms(rle) if case.has_masks else 'n/a',
             fmt_ratio(fwd / ref_fwd),
             fmt_ratio(full / ref_full),
             '/'.join(str(n) for n in sorted(set(case.detections)))
@@ -676,13 +678,14 @@ def synthetic_gt(num_objects: int, size: Tuple[int, int], num_classes: int,
 
 def timed_build(builder, points: Tensor, strides: Tensor, cls_logits: Tensor,
                 rays: Tensor, gt_instances: InstanceData, timer: StageTimer,
-                prefix: str) -> Tuple[Tensor, Tensor, Dict[str, int]]:
+                prefix: str) -> Tuple[Tensor, Tensor, dict]:
     """``PolarTargetBuilder.build`` step by step through its public
     methods, with the same inputs, timing each step.
 
     Returns:
         tuple: Class targets (P, ), positive point indices (S, ) (to check
-        against ``build``) and the pair counts.
+        against ``build``) and the counts (objects, candidates, positives,
+        edges) and ``cost_mask`` mode.
     """
     device = points.device
     with timer(f'{prefix}gt polygons + ray origins'):
@@ -709,13 +712,13 @@ def timed_build(builder, points: Tensor, strides: Tensor, cls_logits: Tensor,
             target_masks = polygons_to_crop_masks(edges[pair_gt],
                                                   edge_valid[pair_gt], boxes,
                                                   builder.mask_size)
-        with timer(f'{prefix}soft raster of candidates (no grad)'):
-            soft = builder.soft_masks(points[pair_point],
-                                      rays[pair_point].detach(), boxes)
+        with timer(f'{prefix}cost masks of candidates (no grad)'):
+            cost_masks = builder.cost_masks(points[pair_point],
+                                            rays[pair_point].detach(), boxes)
         with timer(f'{prefix}matcher.pair_costs'):
             costs = builder.matcher.pair_costs(
                 cls_logits[pair_point, gt_labels[pair_gt]], rays[pair_point],
-                target_rays, soft, target_masks)
+                target_rays, cost_masks, target_masks)
         with timer(f'{prefix}matcher.select'):
             selected = builder.matcher.select(costs, pair_gt, pair_point)
     with timer(f'{prefix}soft raster of positives (grad)'):
@@ -730,6 +733,7 @@ def timed_build(builder, points: Tensor, strides: Tensor, cls_logits: Tensor,
         torch.autograd.grad(
             pos_soft, rays, torch.rand_like(pos_soft), retain_graph=True)
     counts = dict(
+        cost_mask=builder.cost_mask,
         objects=len(polygons),
         candidates=len(pair_point),
         positives=len(pos_points),
@@ -744,7 +748,7 @@ BUILD_STEPS = (
     ('candidates + ray targets', 'ray targets (ray_coder.encode)'),
     ('crop targets + soft raster', 'crop boxes'),
     ('crop targets + soft raster', 'target crops (polygons_to_crop_masks)'),
-    ('crop targets + soft raster', 'soft raster of candidates (no grad)'),
+    ('crop targets + soft raster', 'cost masks of candidates (no grad)'),
     ('matcher', 'matcher.pair_costs'),
     ('matcher', 'matcher.select'),
     ('positives', 'soft raster of positives (grad)'),
@@ -832,7 +836,7 @@ def run_training(size: Tuple[int, int], num_gt: int, repeats: int,
                       np.random.default_rng(seed))
     inputs, samples = make_batch(model, size, seed, gt, training=True)
     timer = StageTimer(device)
-    counts: Dict[str, int] = {}
+    counts: dict = {}
     same_positives = True
     losses = {}
     for round_index in range(warmup + repeats):
@@ -892,7 +896,8 @@ def report_training(result: dict, size: Tuple[int, int]) -> str:
     split = format_table(
         ['target_builder.build step', 'ms', 'share'], rows,
         '    build() split through the builder\'s public methods (max '
-        f'{counts["max_edges"]} edges per object)')
+        f'{counts["max_edges"]} edges per object, cost_mask='
+        f'{counts["cost_mask"]!r})')
     losses = ', '.join(f'{k} {v:.3f}' for k, v in result['losses'].items())
     return '\n'.join([
         main, split,
@@ -925,13 +930,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--size',
         type=parse_size,
         default=None,
-        help='inference and mask size HxW (default 800x1333; 320x512 with '
+        help='inference and mask size HxW (default 800x1333; 160x256 with '
         '--quick)')
     parser.add_argument(
         '--train-size',
         type=parse_size,
         default=None,
-        help='training image size HxW (default 512x640; 256x320 with '
+        help='training image size HxW (default 512x640; 128x160 with '
         '--quick)')
     parser.add_argument(
         '--repeats',
@@ -971,9 +976,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='small sizes and 2 repeats (smoke test, meaningless numbers)')
     args = parser.parse_args(argv)
     if args.size is None:
-        args.size = (320, 512) if args.quick else (800, 1333)
+        args.size = (160, 256) if args.quick else (800, 1333)
     if args.train_size is None:
-        args.train_size = (256, 320) if args.quick else (512, 640)
+        args.train_size = (128, 160) if args.quick else (512, 640)
     if args.repeats is None:
         args.repeats = 2 if args.quick else 5
     if args.repeats < 1 or args.warmup < 0:

@@ -2,25 +2,13 @@
 # (`../shared/data/coco128_seg`) on CPU. projects/PolarNeXt/tools/overfit.py writes the
 # subset annotation file and points train, val and the evaluator at it.
 _base_ = [
-    './_base_/polarnext_r50-torch_fpn.py',
+    './_base_/polarnext_r18_fpn_tiny.py',
     '../../../configs/_base_/datasets/coco128_instance.py',
     '../../../configs/_base_/default_runtime.py'
 ]
 custom_imports = dict(
     imports=['mmdet_ext', 'projects.PolarNeXt.polarnext'],
     allow_failed_imports=False)
-
-model = dict(
-    backbone=dict(
-        depth=18, frozen_stages=-1, norm_eval=False, init_cfg=None),
-    neck=dict(in_channels=[64, 128, 256, 512], out_channels=64),
-    bbox_head=dict(
-        in_channels=64,
-        feat_channels=64,
-        stacked_convs=2,
-        norm_cfg=dict(type='GN', num_groups=16, requires_grad=True),
-        # CPU: exact inside test for the matching cost (see PolarTargetBuilder)
-        target_builder=dict(cost_mask='hard')))
 
 img_scale = (512, 512)
 train_pipeline = [

@@ -1,0 +1,14 @@
+# Tiny PolarNeXt for CPU: ResNet-18 from scratch, 64-channel FPN and head, and the exact
+# inside test for the matching cost (see PolarTargetBuilder.cost_mask).
+_base_ = './polarnext_r50-torch_fpn.py'
+
+model = dict(
+    backbone=dict(
+        depth=18, frozen_stages=-1, norm_eval=False, init_cfg=None),
+    neck=dict(in_channels=[64, 128, 256, 512], out_channels=64),
+    bbox_head=dict(
+        in_channels=64,
+        feat_channels=64,
+        stacked_convs=2,
+        norm_cfg=dict(type='GN', num_groups=16, requires_grad=True),
+        target_builder=dict(cost_mask='hard')))
