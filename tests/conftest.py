@@ -1,6 +1,8 @@
 """Shared fixtures: repository paths, the shared COCO sample and the toy dataset.
 
-Long end-to-end runs are marked ``@pytest.mark.long`` and only run with ``--run-long``
+Slow end-to-end runs (minutes of CPU training) are marked ``@pytest.mark.slow`` and run in
+``make test``; deselect them with ``make test PYTEST_ARGS='-m "not slow"'``. Runs too long for
+the suite are marked ``@pytest.mark.long`` and only run with ``--run-long``
 (``make test-long``).
 """
 import importlib.util
@@ -29,6 +31,8 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line(
         'markers', 'long: long end-to-end run, needs --run-long')
+    config.addinivalue_line(
+        'markers', 'slow: end-to-end training run of a few minutes')
 
 
 def pytest_collection_modifyitems(config, items):

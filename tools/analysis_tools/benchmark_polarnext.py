@@ -505,6 +505,12 @@ def report_inference(cases: List[InferenceCase], timer: StageTimer,
             f'{fmt_ratio(fwd / timer.ms(like_for_like + "/forward"))}, '
             f'full predict '
             f'{fmt_ratio(full / timer.ms(like_for_like + "/predict"))}')
+    # Both PolarNeXt rows run the very same forward: their difference is the
+    # timing noise of this run.
+    same = [timer.ms(f'PolarNeXt R-50 (masks {s})/forward')
+            for s in ('off', 'on')]
+    lines.append(f'  noise: identical PolarNeXt forwards differ by '
+                 f'{100 * abs(same[0] - same[1]) / min(same):.1f}%')
     fwd_ratio = timer.ms('PolarNeXt R-50 (masks off)/forward') / ref_fwd
     lines.append(
         goal_line(f'PolarNeXt forward <= {FORWARD_RATIO_GOAL:.2f}x FCOS',
