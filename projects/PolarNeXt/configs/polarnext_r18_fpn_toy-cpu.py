@@ -11,6 +11,7 @@ custom_imports = dict(
 
 model = dict(bbox_head=dict(num_classes=3))
 optim_wrapper = dict(
-    optimizer=dict(lr=0.01),
+    optimizer=dict(lr=0.02),
     paramwise_cfg=dict(bias_lr_mult=2., bias_decay_mult=0.))
-default_hooks = dict(logger=dict(interval=10))
+default_hooks = dict(
+    logger=dict(interval=11), checkpoint=dict(interval=12, max_keep_ckpts=1))
