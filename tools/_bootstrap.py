@@ -1,8 +1,11 @@
-"""Shared start-up of the tools: repo on ``sys.path`` and project registration.
+"""Shared start-up of the tools: repo on ``sys.path``, project registration and the
+command-line pieces every tool has.
 
 Importing ``mmdet_ext`` registers the project's modules and the safe checkpoint loader
 (see ``mmdet_ext/utils/checkpoint.py``) before any checkpoint is read.
 """
+import argparse
+import os
 import os.path as osp
 import sys
 
@@ -11,3 +14,57 @@ if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
 import mmdet_ext  # noqa: E402,F401
+from mmengine.config import Config, DictAction  # noqa: E402
+
+from mmdet_ext.utils import merge_cfg_options  # noqa: E402
+
+
+def add_common_args(parser: argparse.ArgumentParser,
+                    data_check: bool = True) -> None:
+    """``--cfg-options``, ``--launcher``, ``--local-rank`` (and the data
+    check switch) as MMDetection's tools define them."""
+    if data_check:
+        parser.add_argument(
+            '--skip-data-check',
+            action='store_true',
+            help='do not check that annotation files and images exist')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override some settings in the used config, the key-value pair '
+        'in xxx=yyy format will be merged into config file. If the value to '
+        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
+        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
+        'Note that the quotation marks are necessary and that no white space '
+        'is allowed. data_root=... also moves the datasets and evaluators.')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch>=2.0 passes --local-rank; older launchers pass --local_rank.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse and export ``LOCAL_RANK`` for launchers that pass it as an
+    argument."""
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """Config with ``--cfg-options``, launcher and work dir applied (the
+    default work dir is ``./work_dirs/<config name>``)."""
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    merge_cfg_options(cfg, args.cfg_options)
+    if getattr(args, 'work_dir', None) is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    return cfg

@@ -1,18 +1,17 @@
 # Evaluate a checkpoint with MMDetection's command line (see README "Testing").
 import argparse
-import os
 import os.path as osp
 import sys
 
-import _bootstrap  # noqa: F401  (repo on sys.path, project registries)
-from mmengine.config import Config, ConfigDict, DictAction
+from _bootstrap import add_common_args, load_config
+from _bootstrap import parse_args as parse_common
+from mmengine.config import Config, ConfigDict
 from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmdet.utils import setup_cache_size_limit_of_dynamo
-from mmdet_ext.utils import (DataCheckError, check_datasets, merge_cfg_options,
-                             setup_distributed)
+from mmdet_ext.utils import DataCheckError, check_datasets, setup_distributed
 
 
 def parse_args():
@@ -36,27 +35,9 @@ def parse_args():
         'to the work_dir/timestamp/show_dir')
     parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
-    parser.add_argument(
-        '--skip-data-check',
-        action='store_true',
-        help='do not check that annotation files and images exist')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override some settings in the used config, the key-value pair '
-        'in xxx=yyy format will be merged into config file.')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
     parser.add_argument('--tta', action='store_true')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_common_args(parser)
+    return parse_common(parser)
 
 
 def trigger_visualization_hook(cfg: Config, args) -> Config:
@@ -88,14 +69,7 @@ def apply_tta(cfg: Config) -> None:
 
 
 def build_config(args) -> Config:
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    merge_cfg_options(cfg, args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)

@@ -6,9 +6,10 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import _bootstrap  # noqa: E402,F401  (repo on sys.path, project registries)
+from _bootstrap import add_common_args  # noqa: E402
+from _bootstrap import parse_args as parse_common  # noqa: E402
 from mmengine import MMLogger  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.dist import init_dist  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.utils import mkdir_or_exist  # noqa: E402
@@ -62,22 +63,8 @@ def parse_args():
         '--work-dir',
         help='the directory to save the file containing '
         'benchmark metrics')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override some settings in the used config, the key-value pair '
-        'in xxx=yyy format will be merged into config file.')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_common_args(parser, data_check=False)
+    return parse_common(parser)
 
 
 def inference_benchmark(args, cfg, distributed, logger):
