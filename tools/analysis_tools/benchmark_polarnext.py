@@ -10,8 +10,9 @@ Prints three plain-text tables whose ratios all come from the same process:
    head, as in ``fcos_r50-caffe_fpn_gn-head_1x_coco.py``; plus the same
    FCOS on PolarNeXt's pytorch-style backbone as a like-for-like
    reference) and SOLOv2 R-50. Every model is randomly initialised (no
-   download) and its classification bias is raised so that all of them
-   post-process the maximum number of detections (100).
+   download); its class-0 logit is calibrated so that the same number of
+   locations (``--candidates``) pass its score threshold, which leaves
+   100 detections after NMS (see :func:`force_detections`).
 2. **Mask generation** for exactly 100 polygons of 36 vertices at the
    output size: PolarNeXt's ``RLEMasks.from_polygons`` (RLE straight from
    the polygons) against the official recipe (one ``cv2.drawContours`` of
@@ -175,10 +176,12 @@ def fmt_ms(value: float) -> str:
 
 
 def fmt_ratio(value: float) -> str:
+    """A ratio as ``'1.03x'`` (``'n/a'`` for nan)."""
     return 'n/a' if value != value else f'{value:.2f}x'
 
 
 def goal_line(description: str, met: bool, detail: str) -> str:
+    """``'  goal <description>: MET (<detail>)'`` or ``NOT MET``."""
     return f'  goal {description}: {"MET" if met else "NOT MET"} ({detail})'
 
 
@@ -602,6 +605,7 @@ def run_mask_generation(size: Tuple[int, int], num: int, num_vertices: int,
 def report_mask_generation(timer: StageTimer, agreement: Dict[str, float],
                            size: Tuple[int, int], num: int,
                            num_vertices: int) -> str:
+    """Mask generation table, ratio, goal and IoU lines."""
     ours, official = timer.ms('ours'), timer.ms('official')
     rows = [
         ['ours: RLEMasks.from_polygons', fmt_ms(ours), '1.00x'],
@@ -868,13 +872,16 @@ def run_training(size: Tuple[int, int], num_gt: int, repeats: int,
 
 
 def report_training(result: dict, size: Tuple[int, int]) -> str:
+    """Training step table, build() split table and check lines."""
     timer = result['timer']
     stages = ('backbone + neck forward', 'head forward',
               'target_builder.build', 'losses (_losses)',
               'backward (whole model)')
     total = sum(timer.ms(name) for name in stages)
-    rows = [[name, fmt_ms(timer.ms(name)), f'{100 * timer.ms(name) / total:.1f}%']
-            for name in stages]
+    rows = [[
+        name,
+        fmt_ms(timer.ms(name)), f'{100 * timer.ms(name) / total:.1f}%'
+    ] for name in stages]
     rows.append(['total', fmt_ms(total), '100.0%'])
     counts = result['counts']
     main = format_table(
@@ -920,6 +927,7 @@ def report_training(result: dict, size: Tuple[int, int]) -> str:
 
 # ------------------------------------------------------------------- main
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Command line; ``--quick`` fills in small defaults."""
     parser = argparse.ArgumentParser(
         description='PolarNeXt speed benchmark (inference, mask '
         'generation, training breakdown) against FCOS and SOLOv2')
@@ -997,6 +1005,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def header(args: argparse.Namespace, device: torch.device) -> str:
+    """Versions, device, threads, sizes and load of this run."""
     load = ', '.join(f'{v:.2f}' for v in os.getloadavg())
     return '\n'.join([
         'PolarNeXt speed benchmark (random weights, synthetic inputs)',
@@ -1013,8 +1022,39 @@ def header(args: argparse.Namespace, device: torch.device) -> str:
     ])
 
 
+def contention_warning(device: torch.device,
+                       own_load: float = 0.0) -> Optional[str]:
+    """A warning when other processes compete for the cores that the torch
+    threads need.
+
+    Multi-threaded CPU ops wait at a barrier for all their threads; when a
+    core is busy elsewhere, a descheduled thread stalls every op (on a
+    2-core machine running another job, 2 threads made small ops ~15x and
+    the whole forward ~2x slower than 1 thread).
+
+    Args:
+        device (torch.device): Benchmark device (only CPU is checked).
+        own_load (float): Part of the 1-minute load average that is this
+            process (its thread count after a busy minute, else 0).
+    """
+    threads = torch.get_num_threads()
+    load, cpus = os.getloadavg()[0], os.cpu_count() or 1
+    others = max(load - own_load, 0.0)
+    if device.type != 'cpu' or threads < 2 or others + threads <= cpus + .5:
+        return None
+    return (f'  warning: load average {load:.2f} on {cpus} CPUs with '
+            f'{threads} threads: other processes compete for the cores, '
+            'times are inflated (use an idle machine or --threads 1)')
+
+
 def main(argv: Optional[Sequence[str]] = None,
          out: Callable[[str], None] = print) -> None:
+    """Run the chosen sections and print their tables.
+
+    Args:
+        argv (Sequence[str], optional): Arguments (default: sys.argv).
+        out (Callable[[str], None]): Where each block of text goes.
+    """
     args = parse_args(argv)
     device = torch.device(args.device)
     if device.type == 'cpu':
@@ -1025,6 +1065,9 @@ def main(argv: Optional[Sequence[str]] = None,
     MMLogger.get_instance('benchmark_polarnext', log_level='WARNING')
     torch.manual_seed(args.seed)
     out(header(args, device))
+    warning = contention_warning(device)
+    if warning:
+        out(warning)
     if 'inference' in args.sections:
         cases = inference_cases(args.size, device, args.seed,
                                 args.candidates)
@@ -1048,6 +1091,9 @@ def main(argv: Optional[Sequence[str]] = None,
         out(report_training(result, args.train_size))
     load = ', '.join(f'{v:.2f}' for v in os.getloadavg())
     out(f'\nload average at the end: {load}')
+    warning = contention_warning(device, own_load=torch.get_num_threads())
+    if warning:
+        out(warning)
 
 
 if __name__ == '__main__':
