@@ -1,8 +1,8 @@
 """Shared fixtures: repository paths, the shared COCO sample and the toy dataset.
 
-Slow end-to-end runs (minutes of CPU training) are marked ``@pytest.mark.slow`` and run in
-``make test``; deselect them with ``make test PYTEST_ARGS='-m "not slow"'``. Runs too long for
-the suite are marked ``@pytest.mark.long`` and only run with ``--run-long``
+End-to-end runs of a few minutes may be marked ``@pytest.mark.slow``: they run in ``make
+test`` and can be deselected with ``make test PYTEST_ARGS='-m "not slow"'``. Runs too long
+or too noisy to gate CI are marked ``@pytest.mark.long`` and only run with ``--run-long``
 (``make test-long``).
 """
 import importlib.util

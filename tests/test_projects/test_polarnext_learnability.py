@@ -1,7 +1,9 @@
 """Learnability: the tiny PolarNeXt memorises 4 real COCO images (segm AP >= 0.4).
 
 Trains with tools/train.py and evaluates with tools/test.py on the same images (about
-4 minutes on 2 idle CPU cores), so it is marked slow (it still runs in ``make test``).
+5 minutes on 2 idle CPU cores). Measured segm AP: 0.420-0.458 over four runs, 0.425 with the
+config's fixed seed; the margin over 0.4 is small, so the run is marked long
+(``make test-long``) and does not gate CI.
 """
 import sys
 
@@ -12,7 +14,7 @@ from conftest import REPO_ROOT
 sys.path.insert(0, str(REPO_ROOT / 'projects' / 'PolarNeXt' / 'tools'))
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_memorises_four_coco_images(coco128_root, tmp_path):
     from overfit import overfit
     metrics = overfit(
