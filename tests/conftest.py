@@ -11,6 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run (CI included), so a result is
+# reproducible; HYPOTHESIS_PROFILE=explore draws fresh random examples.
+settings.register_profile('repo', derandomize=True, database=None)
+settings.register_profile('explore', derandomize=False)
+settings.load_profile(os.environ.get('HYPOTHESIS_PROFILE', 'repo'))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COCO128_ROOT = REPO_ROOT.parent / 'shared' / 'data' / 'coco128_seg'

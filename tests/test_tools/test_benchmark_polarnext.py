@@ -62,6 +62,7 @@ def test_inference_table(quick_output):
         cells = _row(quick_output, model)
         forward, post, full = (float(c) for c in cells[:3])
         assert forward > 0 and post > 0 and full > 0, cells
+        assert float(cells[5]) > 1, cells  # GMACs of an R-50 detector
         # The forced bias gives every model detections to post-process.
         assert int(cells[-1].split('/')[0]) > 0, cells
     ratios = re.findall(
@@ -71,6 +72,12 @@ def test_inference_table(quick_output):
     assert all(float(v) > 0 for pair in ratios for v in pair)
     assert re.search(r'goal PolarNeXt forward <= 1.05x FCOS: (NOT )?MET',
                      quick_output)
+    # MACs are deterministic: PolarNeXt's head differs from FCOS's only in
+    # its 36 ray channels, and its pytorch-style backbone costs a bit more.
+    caffe, pytorch = (float(v) for v in re.search(
+        rf'ratio PolarNeXt / FCOS GMACs: caffe {NUMBER}x, pytorch-style '
+        rf'{NUMBER}x', quick_output).groups())
+    assert 1.0 < pytorch < caffe < 1.1
 
 
 def test_mask_generation_table(quick_output):

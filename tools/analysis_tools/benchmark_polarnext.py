@@ -54,6 +54,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import _bootstrap  # noqa: E402,F401  (repo on sys.path, project registries)
 import mmcv  # noqa: E402
 import mmdet  # noqa: E402
+from mmengine.analysis import FlopAnalyzer  # noqa: E402
 from mmengine.config import Config, ConfigDict  # noqa: E402
 from mmengine.logging import MMLogger  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
@@ -77,6 +78,13 @@ POLARNEXT_CONFIG = osp.join(REPO_ROOT, 'projects', 'PolarNeXt', 'configs',
                             'polarnext_r50-torch_fpn_1x_coco.py')
 SOLOV2_CONFIG = osp.join(REPO_ROOT, 'configs', 'solov2',
                          'solov2_r50_fpn_1x_coco.py')
+
+# Row labels of the inference table.
+POLARNEXT_OFF = 'PolarNeXt R-50 (masks off)'
+POLARNEXT_ON = 'PolarNeXt R-50 (masks on)'
+FCOS_CAFFE = 'FCOS R-50 caffe (mmdet cfg)'
+FCOS_PYTORCH = 'FCOS R-50 pytorch-style'
+SOLOV2 = 'SOLOv2 R-50'
 
 # Goals of the re-implementation (design notes §10 items 16-19).
 FORWARD_RATIO_GOAL = 1.05
@@ -388,6 +396,7 @@ class InferenceCase:
         data_samples (list[DetDataSample]): Their samples.
         detections (list[int]): Detections of every timed predict.
         has_masks (bool): Whether ``predict`` returned masks.
+        gmacs (float): Multiply-accumulates of the forward, in billions.
     """
     name: str
     model: nn.Module
@@ -396,6 +405,7 @@ class InferenceCase:
     data_samples: List[DetDataSample]
     detections: List[int] = field(default_factory=list)
     has_masks: bool = False
+    gmacs: float = float('nan')
 
 
 def to_coco_rle(masks) -> list:
@@ -428,31 +438,72 @@ def time_inference_case(case: InferenceCase, timer: StageTimer) -> None:
     case.has_masks = masks is not None
 
 
+def _tensors(outputs) -> Iterator[Tensor]:
+    """Every tensor of nested head outputs, depth first."""
+    if isinstance(outputs, Tensor):
+        yield outputs
+    else:
+        for item in outputs:
+            yield from _tensors(item)
+
+
+class ForwardOnly(nn.Module):
+    """Backbone + neck + head forward with flat tensor outputs (traceable).
+
+    Args:
+        model (nn.Module): Detector.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs: Tensor) -> Tuple[Tensor, ...]:
+        outputs = dense_head(self.model).forward(
+            self.model.extract_feat(inputs))
+        return tuple(_tensors(outputs))
+
+
+def forward_gmacs(model: nn.Module, inputs: Tensor) -> float:
+    """Multiply-accumulates (billions) of the forward, counted by
+    mmengine's ``FlopAnalyzer``: unlike times, immune to machine load.
+    nan if the model cannot be traced."""
+    try:
+        with torch.no_grad():
+            analyzer = FlopAnalyzer(ForwardOnly(model), (inputs, ))
+            analyzer.unsupported_ops_warnings(False)
+            analyzer.uncalled_modules_warnings(False)
+            return analyzer.total() / 1e9
+    except Exception:  # noqa: BLE001  (a count is optional information)
+        return float('nan')
+
+
 def inference_cases(size: Tuple[int, int], device: torch.device, seed: int,
                     num_candidates: int) -> List[InferenceCase]:
     """The models of the inference table, with forced detections (see
     :func:`force_detections`)."""
     cases = []
     polarnext = build_model(polarnext_model_cfg(), device).eval()
-    for name, mask_output in (('PolarNeXt R-50 (masks off)', False),
-                              ('PolarNeXt R-50 (masks on)', True)):
+    for name, mask_output in ((POLARNEXT_OFF, False), (POLARNEXT_ON, True)):
         test_cfg = ConfigDict(copy.deepcopy(polarnext.bbox_head.test_cfg))
         test_cfg.mask_output = mask_output
         cases.append((name, polarnext, test_cfg))
-    for name, cfg in (('FCOS R-50 caffe (mmdet cfg)', fcos_model_cfg()),
-                      ('FCOS R-50 pytorch-style', fcos_model_cfg('pytorch')),
-                      ('SOLOv2 R-50', solov2_model_cfg())):
+    for name, cfg in ((FCOS_CAFFE, fcos_model_cfg()),
+                      (FCOS_PYTORCH, fcos_model_cfg('pytorch')),
+                      (SOLOV2, solov2_model_cfg())):
         model = build_model(cfg, device).eval()
         cases.append((name, model,
                       ConfigDict(copy.deepcopy(dense_head(model).test_cfg))))
-    built, forced = [], set()
+    built, gmacs = [], {}
     for name, model, test_cfg in cases:
         inputs, samples = make_batch(model, size, seed)
-        if id(model) not in forced:
+        if id(model) not in gmacs:
             with torch.inference_mode():
                 force_detections(model, inputs, num_candidates)
-            forced.add(id(model))
-        built.append(InferenceCase(name, model, test_cfg, inputs, samples))
+            gmacs[id(model)] = forward_gmacs(model, inputs)
+        built.append(
+            InferenceCase(name, model, test_cfg, inputs, samples,
+                          gmacs=gmacs[id(model)]))
     return built
 
 
@@ -470,8 +521,8 @@ def run_inference(cases: List[InferenceCase], repeats: int, warmup: int,
 def report_inference(cases: List[InferenceCase], timer: StageTimer,
                      size: Tuple[int, int]) -> str:
     """Inference table and the PolarNeXt / FCOS ratio lines."""
-    reference = 'FCOS R-50 caffe (mmdet cfg)'
-    like_for_like = 'FCOS R-50 pytorch-style'
+    reference, like_for_like = FCOS_CAFFE, FCOS_PYTORCH
+    gmacs = {case.name: case.gmacs for case in cases}
     ref_fwd = timer.ms(f'{reference}/forward')
     ref_full = timer.ms(f'{reference}/predict')
     rows = []
@@ -486,18 +537,26 @@ def report_inference(cases: List[InferenceCase], timer: StageTimer,
             fmt_ms(timer.ms(f'{case.name}/post')),
             fmt_ms(full), f'{fmt_ms(lo)}-{fmt_ms(hi)}',
             fmt_ms(rle) if case.has_masks else 'n/a',
+            f'{case.gmacs:.1f}',
+            fmt_ratio(case.gmacs / gmacs[reference]),
             fmt_ratio(fwd / ref_fwd),
             fmt_ratio(full / ref_full),
             '/'.join(str(n) for n in sorted(set(case.detections)))
         ])
     table = format_table([
         'model', 'forward', 'post', 'full predict', 'predict range',
-        'to RLE', 'fwd/FCOS', 'predict/FCOS', 'dets'
+        'to RLE', 'GMACs', 'MACs/FCOS', 'fwd/FCOS', 'predict/FCOS', 'dets'
     ], rows, f'[1] Inference per image at {size[0]}x{size[1]} '
               '(ms, median; forward = backbone+neck+head, post = '
-              'predict_by_feat, to RLE = what CocoMetric still encodes)')
+              'predict_by_feat, to RLE = what CocoMetric still encodes, '
+              'GMACs of the forward)')
     lines = [table]
-    for name in ('PolarNeXt R-50 (masks off)', 'PolarNeXt R-50 (masks on)'):
+    lines.append(
+        f'  ratio PolarNeXt / FCOS GMACs: caffe '
+        f'{fmt_ratio(gmacs[POLARNEXT_OFF] / gmacs[reference])}, '
+        f'pytorch-style '
+        f'{fmt_ratio(gmacs[POLARNEXT_OFF] / gmacs[like_for_like])}')
+    for name in (POLARNEXT_OFF, POLARNEXT_ON):
         fwd = timer.ms(f'{name}/forward')
         full = timer.ms(f'{name}/predict')
         lines.append(f'  ratio {name} / FCOS caffe: forward only '
@@ -510,14 +569,17 @@ def report_inference(cases: List[InferenceCase], timer: StageTimer,
             f'{fmt_ratio(full / timer.ms(like_for_like + "/predict"))}')
     # Both PolarNeXt rows run the very same forward: their difference is the
     # timing noise of this run.
-    same = [timer.ms(f'PolarNeXt R-50 (masks {s})/forward')
-            for s in ('off', 'on')]
+    same = [timer.ms(f'{name}/forward') for name in (POLARNEXT_OFF,
+                                                      POLARNEXT_ON)]
     lines.append(f'  noise: identical PolarNeXt forwards differ by '
                  f'{100 * abs(same[0] - same[1]) / min(same):.1f}%')
-    fwd_ratio = timer.ms('PolarNeXt R-50 (masks off)/forward') / ref_fwd
+    fwd_ratio = timer.ms(f'{POLARNEXT_OFF}/forward') / ref_fwd
     lines.append(
-        goal_line(f'PolarNeXt forward <= {FORWARD_RATIO_GOAL:.2f}x FCOS',
-                  fwd_ratio <= FORWARD_RATIO_GOAL, fmt_ratio(fwd_ratio)))
+        goal_line(
+            f'PolarNeXt forward <= {FORWARD_RATIO_GOAL:.2f}x FCOS',
+            fwd_ratio <= FORWARD_RATIO_GOAL,
+            f'time {fmt_ratio(fwd_ratio)}, GMACs '
+            f'{fmt_ratio(gmacs[POLARNEXT_OFF] / gmacs[reference])}'))
     short = [c.name for c in cases if min(c.detections, default=0) < 100]
     if short:
         lines.append('  note: fewer than 100 detections in ' +
@@ -1039,8 +1101,9 @@ def contention_warning(device: torch.device,
     """
     threads = torch.get_num_threads()
     load, cpus = os.getloadavg()[0], os.cpu_count() or 1
+    # About one core busy elsewhere (the 1-minute average lags behind).
     others = max(load - own_load, 0.0)
-    if device.type != 'cpu' or threads < 2 or others + threads <= cpus + .5:
+    if device.type != 'cpu' or threads < 2 or others + threads <= cpus + 1:
         return None
     return (f'  warning: load average {load:.2f} on {cpus} CPUs with '
             f'{threads} threads: other processes compete for the cores, '
