@@ -42,7 +42,11 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
     'min')``. Allowing the builtin ``getattr`` would let a checkpoint reach any
     attribute of any allowed class, so only this lookup is allowed.
     """
-    if obj is HistoryBuffer and callable(getattr(HistoryBuffer, name, None)):
+    # The statistics mmengine registers: min, max, current, mean (+ custom).
+    statistics = set(HistoryBuffer._statistics_methods) | {
+        'min', 'max', 'current', 'mean'
+    }
+    if obj is HistoryBuffer and name in statistics:
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(
         f'checkpoint asks for getattr({obj!r}, {name!r}), which is not '

@@ -95,12 +95,12 @@ class _Trusted:
 
 
 class _Sneaky:
-    """Pickles as getattr(HistoryBuffer, '__init__'): a non-statistic
+    """Pickles as getattr(HistoryBuffer, "__init__"): a non-statistic
     attribute lookup that the restricted getattr must refuse."""
 
     def __reduce__(self):
         from mmengine.logging.history_buffer import HistoryBuffer
-        return (getattr, (HistoryBuffer, '__dict__'))
+        return (getattr, (HistoryBuffer, '__init__'))
 
 
 def test_getattr_is_restricted(tmp_path):
