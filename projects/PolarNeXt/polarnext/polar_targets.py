@@ -249,13 +249,17 @@ class PolarTargetBuilder:
         boxes[:, 2:] = torch.maximum(boxes[:, 2:], boxes[:, :2] + 1)
         return boxes
 
+    def _grid_vertices(self, points: Tensor, rays: Tensor,
+                       boxes: Tensor) -> Tensor:
+        """Predicted polygons in the R x R grid of their crops (M, K, 2)."""
+        return boxes_to_grid(
+            decode_rays(points, rays), boxes, self.mask_size)
+
     def soft_masks(self, points: Tensor, rays: Tensor,
                    boxes: Tensor) -> Tensor:
         """Soft-rasterised predicted polygons in their crops (M, R, R)."""
-        vertices = boxes_to_grid(
-            decode_rays(points, rays), boxes, self.mask_size)
         return soft_rasterize(
-            vertices,
+            self._grid_vertices(points, rays, boxes),
             size=self.mask_size,
             tau=self.tau,
             chunk_size=self.chunk_size)
@@ -266,8 +270,7 @@ class PolarTargetBuilder:
         if self.cost_mask == 'soft':
             return self.soft_masks(points, rays, boxes)
         return hard_rasterize(
-            boxes_to_grid(decode_rays(points, rays), boxes, self.mask_size),
-            self.mask_size)
+            self._grid_vertices(points, rays, boxes), self.mask_size)
 
     @staticmethod
     def _parts(polygons: PolygonTensor, which: str) -> PolygonTensor:
