@@ -49,14 +49,19 @@ site_packages() {
 
 SITE_CACHE="$MM_WHEELHOUSE/site-packages-$(requirements_digest)-$("$(pick_python)" -c \
   'import sys; print("py%d%d" % sys.version_info[:2])')"
+if [[ ! -x "$VENV/bin/python" && -d "$SITE_CACHE" ]]; then
+  # Empty venv (no pip of its own): the cached site-packages bring pip too.
+  log "creating venv $VENV from $SITE_CACHE"
+  "$(pick_python)" -m venv --without-pip "$VENV"
+  if ! { cp -al "$SITE_CACHE/." "$(site_packages "$VENV/bin/python")/" 2>/dev/null \
+         || cp -a "$SITE_CACHE/." "$(site_packages "$VENV/bin/python")/"; }; then
+    log "restoring from the cache failed; installing from scratch"
+    rm -rf "$VENV"
+  fi
+fi
 if [[ ! -x "$VENV/bin/python" ]]; then
   log "creating venv $VENV"
   "$(pick_python)" -m venv "$VENV"
-  if [[ -d "$SITE_CACHE" ]]; then
-    log "restoring site-packages from $SITE_CACHE"
-    cp -al "$SITE_CACHE/." "$(site_packages "$VENV/bin/python")/" 2>/dev/null \
-      || cp -a "$SITE_CACHE/." "$(site_packages "$VENV/bin/python")/"
-  fi
 fi
 PY="$VENV/bin/python"
 PIP=("$PY" -m pip --disable-pip-version-check)
