@@ -65,6 +65,9 @@ class TopCostMatcher:
         exclusive (bool): Resolve points claimed by several objects.
     """
 
+    # The costs read the predictions (the target builder must provide them).
+    uses_predictions = True
+
     def __init__(self,
                  num_sample: int = 9,
                  cls_weight: float = 1.0,

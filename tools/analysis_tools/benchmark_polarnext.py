@@ -69,8 +69,8 @@ from mmdet_ext.geometry.hard_rasterizer import \
     polygons_to_crop_masks  # noqa: E402
 from mmdet_ext.geometry.ray_origin import compute_ray_origins  # noqa: E402
 from mmdet_ext.structures.rle_masks import RLEMasks  # noqa: E402
-from projects.PolarNeXt.polarnext import PositiveTargets  # noqa: E402
-from projects.PolarNeXt.polarnext.polar_targets import \
+from mmdet_ext.task_modules import PositiveTargets  # noqa: E402
+from mmdet_ext.task_modules.polar_targets import \
     gt_polygons  # noqa: E402
 
 REPO_ROOT = _bootstrap.REPO_ROOT

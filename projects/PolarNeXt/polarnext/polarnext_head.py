@@ -3,26 +3,21 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
-from mmcv.cnn import ConvModule, Scale
-from mmcv.ops import batched_nms
+from mmcv.cnn import Scale
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
 from mmdet.models.utils import filter_scores_and_topk, multi_apply
-from mmdet.registry import MODELS, TASK_UTILS
+from mmdet.registry import MODELS
 from mmdet.utils import (ConfigType, InstanceList, MultiConfig,
                          OptConfigType, OptInstanceList, reduce_mean)
-from mmdet_ext.geometry.ray_targets import decode_rays
-from mmdet_ext.structures.rle_masks import RLEMasks
-from .polar_targets import PolarTargetBuilder, PositiveTargets
-
-INF = 1e8
+from mmdet_ext.models.dense_heads import BasePolarHead
+from mmdet_ext.task_modules import PolarTargetBuilder, PositiveTargets
 
 
 @MODELS.register_module()
-class PolarNeXtHead(BaseDenseHead):
+class PolarNeXtHead(BasePolarHead):
     """Polar instance-segmentation head of `PolarNeXt (CVPR 2025)`.
 
     Each location of P3-P7 predicts ``num_classes`` sigmoid logits (classification
@@ -105,28 +100,23 @@ class PolarNeXtHead(BaseDenseHead):
                          name='conv_cls',
                          std=0.01,
                          bias_prob=0.01))) -> None:
-        super().__init__(init_cfg=init_cfg)
-        if num_classes < 1:
-            raise ValueError(f'num_classes must be >= 1, got {num_classes}')
-        self.num_classes = num_classes
-        self.cls_out_channels = num_classes
-        self.in_channels = in_channels
-        self.feat_channels = feat_channels
-        self.stacked_convs = stacked_convs
-        self.strides = tuple(strides)
-        self.num_rays = num_rays
+        super().__init__(
+            num_classes=num_classes,
+            in_channels=in_channels,
+            feat_channels=feat_channels,
+            stacked_convs=stacked_convs,
+            strides=strides,
+            num_rays=num_rays,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg,
+            train_cfg=train_cfg,
+            test_cfg=test_cfg,
+            init_cfg=init_cfg)
         self.ray_min = ray_min
-        self.conv_cfg = conv_cfg
-        self.norm_cfg = norm_cfg
-        self.train_cfg = train_cfg
-        self.test_cfg = test_cfg
-        self.prior_generator = TASK_UTILS.build(
-            dict(type='MlvlPointGenerator', strides=self.strides, offset=0.5))
         self.loss_cls = MODELS.build(loss_cls)
         self.loss_polar = MODELS.build(loss_polar)
         self.loss_dice = MODELS.build(loss_dice)
         self.loss_quality = MODELS.build(loss_quality)
-        self.use_sigmoid_cls = True
         self.target_builder = PolarTargetBuilder(
             num_classes=num_classes,
             num_rays=num_rays,
@@ -139,21 +129,6 @@ class PolarNeXtHead(BaseDenseHead):
         self._init_layers()
 
     # ------------------------------------------------------------ layers
-    def _build_tower(self) -> nn.Sequential:
-        layers = []
-        for i in range(self.stacked_convs):
-            layers.append(
-                ConvModule(
-                    self.in_channels if i == 0 else self.feat_channels,
-                    self.feat_channels,
-                    3,
-                    stride=1,
-                    padding=1,
-                    conv_cfg=self.conv_cfg,
-                    norm_cfg=self.norm_cfg,
-                    bias=self.norm_cfg is None))
-        return nn.Sequential(*layers)
-
     def _init_layers(self) -> None:
         """Two towers, three predictors and one learnable scale per level."""
         self.cls_convs = self._build_tower()
@@ -194,25 +169,6 @@ class PolarNeXtHead(BaseDenseHead):
         return cls_score, rays, quality
 
     # -------------------------------------------------------------- loss
-    def _points(self, featmap_sizes: List[torch.Size],
-                device: torch.device) -> Tuple[Tensor, Tensor]:
-        """All points (P, 2) of all levels and their strides (P, )."""
-        mlvl_points = self.prior_generator.grid_priors(
-            featmap_sizes, dtype=torch.float32, device=device)
-        strides = [
-            points.new_full((len(points), ), stride)
-            for points, stride in zip(mlvl_points, self.strides)
-        ]
-        return torch.cat(mlvl_points), torch.cat(strides)
-
-    @staticmethod
-    def _flatten_levels(mlvl: List[Tensor]) -> Tensor:
-        """(B, C, H_l, W_l) per level -> (B, P, C)."""
-        return torch.cat(
-            [x.permute(0, 2, 3, 1).reshape(x.shape[0], -1, x.shape[1])
-             for x in mlvl],
-            dim=1)
-
     def loss_by_feat(
         self,
         cls_scores: List[Tensor],
@@ -368,28 +324,5 @@ class PolarNeXtHead(BaseDenseHead):
         ]
         scores, labels, rays, points, quality = (
             torch.cat(column) for column in zip(*selected))
-        polygons = decode_rays(points, rays.float(), img_meta['img_shape'])
-        out_shape = img_meta['img_shape'][:2]
-        if rescale:
-            scale = polygons.new_tensor(img_meta['scale_factor'][:2])
-            polygons = polygons / scale
-            out_shape = img_meta['ori_shape'][:2]
-        results = InstanceData()
-        results.scores = scores * quality
-        results.labels = labels
-        results.polygons = polygons
-        results.bboxes = torch.cat(
-            [polygons.min(dim=1).values,
-             polygons.max(dim=1).values], dim=1)
-        if with_nms and len(results) > 0:
-            det_bboxes, keep = batched_nms(results.bboxes, results.scores,
-                                           results.labels, cfg.nms)
-            results = results[keep]
-            results.scores = det_bboxes[:, -1]
-        else:
-            results = results[results.scores.argsort(descending=True)]
-        results = results[:cfg.get('max_per_img', 100)]
-        if cfg.get('mask_output', True):
-            results.masks = RLEMasks.from_polygons(results.polygons,
-                                                   *out_shape)
-        return results
+        return self._polygon_results(scores * quality, labels, points, rays,
+                                     img_meta, cfg, rescale, with_nms)

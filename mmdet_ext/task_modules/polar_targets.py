@@ -1,6 +1,6 @@
-"""Training targets of PolarNeXt: candidates, rays, mask crops and matching."""
-from dataclasses import dataclass
-from typing import List, Optional, Tuple
+"""Training targets of the polar heads: candidates, matching, rays, crops."""
+from dataclasses import dataclass, replace
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.structures import InstanceData
@@ -15,6 +15,7 @@ from mmdet_ext.geometry.ray_origin import compute_ray_origins
 from mmdet_ext.geometry.ray_targets import decode_rays
 from mmdet_ext.geometry.soft_rasterizer import soft_rasterize
 from mmdet_ext.structures.polygons import PolygonTensor
+from .top_cost_matcher import TopCostMatcher
 
 PART_CHOICES = ('all', 'largest')
 COST_MASK_CHOICES = ('soft', 'hard')
@@ -26,52 +27,85 @@ class PositiveTargets:
 
     Attributes:
         point_inds (Tensor): Flat point index of each positive (S, ).
+        points (Tensor): Coordinates of each positive point (S, 2).
+        gt_boxes (Tensor): Box of each positive's object, all parts (S, 4).
         pred_rays (Tensor): Predicted rays (S, K), with gradient.
         target_rays (Tensor): Ray targets (S, K).
-        soft_masks (Tensor): Soft-rasterised predictions (S, R, R), with
-            gradient.
-        target_masks (Tensor): Binary target crops (S, R, R).
+        soft_masks (Tensor, optional): Soft-rasterised predictions
+            (S, R, R), with gradient; None when masks are not built.
+        target_masks (Tensor, optional): Binary target crops (S, R, R);
+            None when masks are not built.
     """
     point_inds: Tensor
+    points: Tensor
+    gt_boxes: Tensor
     pred_rays: Tensor
     target_rays: Tensor
-    soft_masks: Tensor
-    target_masks: Tensor
+    soft_masks: Optional[Tensor] = None
+    target_masks: Optional[Tensor] = None
+
+    FIELDS = ('point_inds', 'points', 'gt_boxes', 'pred_rays', 'target_rays',
+              'soft_masks', 'target_masks')
 
     def __len__(self) -> int:
         return len(self.point_inds)
 
     @classmethod
-    def empty(cls, rays: Tensor, mask_size: int) -> 'PositiveTargets':
-        """No positives; ``pred_rays`` stays attached to ``rays``' graph."""
+    def empty(cls, rays: Tensor,
+              mask_size: Optional[int]) -> 'PositiveTargets':
+        """No positives; ``pred_rays`` stays attached to ``rays``' graph.
+
+        ``mask_size`` None leaves the mask fields None.
+        """
         num_rays = rays.shape[-1]
+        masks = (None if mask_size is None else rays.new_zeros(
+            (0, mask_size, mask_size)))
         return cls(
             point_inds=rays.new_zeros((0, ), dtype=torch.long),
+            points=rays.new_zeros((0, 2)),
+            gt_boxes=rays.new_zeros((0, 4)),
             pred_rays=rays[:0],
             target_rays=rays.new_zeros((0, num_rays)),
-            soft_masks=rays.new_zeros((0, mask_size, mask_size)),
-            target_masks=rays.new_zeros((0, mask_size, mask_size)))
+            soft_masks=masks,
+            target_masks=masks)
+
+    @property
+    def has_masks(self) -> bool:
+        return self.soft_masks is not None
 
     def offset_points(self, offset: int) -> 'PositiveTargets':
         """Shift point indices, to index the points of a flattened batch."""
-        return PositiveTargets(self.point_inds + offset, self.pred_rays,
-                               self.target_rays, self.soft_masks,
-                               self.target_masks)
+        return replace(self, point_inds=self.point_inds + offset)
 
     @classmethod
     def cat(cls, items: List['PositiveTargets']) -> 'PositiveTargets':
-        return cls(*(torch.cat([getattr(item, name) for item in items])
-                     for name in ('point_inds', 'pred_rays', 'target_rays',
-                                  'soft_masks', 'target_masks')))
+        """Concatenate the positives of several images."""
+        columns = {}
+        for name in cls.FIELDS:
+            values = [getattr(item, name) for item in items]
+            columns[name] = (None if any(v is None for v in values) else
+                             torch.cat(values))
+        return cls(**columns)
 
     def soft_iou(self, eps: float = 1e-6) -> Tensor:
         """Detached soft mask IoU sum(min) / sum(max) per positive (S, ),
         the quality target and loss weight of PolarNeXt."""
+        if not self.has_masks:
+            raise ValueError('soft_iou needs masks: build the targets with '
+                             'with_masks=True')
         soft = self.soft_masks.detach().flatten(1).float()
         target = self.target_masks.flatten(1).float()
         inter = torch.minimum(soft, target).sum(-1)
         union = torch.maximum(soft, target).sum(-1).clamp(min=eps)
         return inter / union
+
+    def polar_centerness(self) -> Tensor:
+        """PolarMask's centerness target sqrt(min_k d_k / max_k d_k) of the
+        target rays (S, ), in [0, 1]."""
+        rays = self.target_rays.float()
+        ratio = rays.min(dim=-1).values / rays.max(dim=-1).values.clamp(
+            min=1e-12)
+        return ratio.clamp(0, 1).sqrt()
 
 
 def gt_polygons(gt_instances: InstanceData,
@@ -98,39 +132,52 @@ def gt_polygons(gt_instances: InstanceData,
 
 
 class PolarTargetBuilder:
-    """Builds PolarNeXt's per-image training targets.
+    """Per-image training targets of the polar heads (PolarNeXt, PolarMask).
 
-    Steps, per image (official semantics unless stated):
+    Steps, per image:
 
     1. Ray origin per object (area centroid of the largest part, or a point
        inside the object).
     2. Candidates: points strictly inside ``origin +- radius * stride``
-       intersected with the object box, on every level. Objects with no
-       candidate (smaller than the finest stride) get the nearest point of
-       the finest level instead of being silently dropped
-       (``fallback_candidate``).
-    3. Ray targets of each candidate (:class:`PolarRayCoder`).
-    4. Crop box = box of the predicted polygon union the object box
-       (detached); the predicted polygon is soft-rasterised in it and the
-       target crop is rasterised from the GT polygons (``mask_target_parts``:
-       ``'all'`` parts, or the official ``'largest'``), without any
-       full-resolution bitmap.
-    5. Top-cost matching (:class:`TopCostMatcher`); background label is
-       ``num_classes``.
+       intersected with the object box. With ``regress_ranges`` (FCOS,
+       PolarMask) a point must also see the object box within its level's
+       range: ``lo <= max(l, t, r, b) <= hi``; without (PolarNeXt) every level
+       is a candidate. Objects with no candidate (smaller than the finest
+       stride) can get the nearest point of the finest level instead of being
+       silently dropped (``fallback_candidate``).
+    3. Selection by the matcher. :class:`TopCostMatcher` (PolarNeXt) ranks
+       the candidates by focal + polar IoU + Dice costs, which needs the ray
+       targets and the soft-rasterised predictions of every candidate;
+       :class:`MinAreaMatcher` (FCOS, PolarMask) keeps every candidate for
+       its smallest object and needs neither.
+    4. Ray targets (:class:`PolarRayCoder`) and, with ``with_masks`` or a
+       prediction-based matcher, crop masks: crop box = box of the predicted
+       polygon union the object box (detached); the predicted polygon is
+       soft-rasterised in it and the target crop is rasterised from the GT
+       polygons (``mask_target_parts``), without any full-resolution bitmap.
+
+    The background label is ``num_classes``.
 
     Args:
         num_classes (int): Number of classes (the background index).
         num_rays (int): Rays per point.
         sampling_radius (float): Centre-sampling radius in strides.
+        regress_ranges (Sequence[tuple[float, float]], optional): Range of
+            the max box distance per level, from the finest stride up; None
+            (default) puts no range on the candidates.
         mask_size (int): Side R of the mask crops. Defaults to 64.
         tau (float): Soft rasteriser smoothness. Defaults to 0.1.
         ray_origin (str): ``'centroid'`` (official), ``'inside'`` or
             ``'centroid_or_inside'``.
-        ray_target_parts (str): Parts used for the ray targets and the
-            candidate box: ``'largest'`` (official) or ``'all'``.
+        ray_target_parts (str): Parts used for the ray targets, the origin
+            and the centre-sampling box: ``'largest'`` (official) or
+            ``'all'``.
         mask_target_parts (str): Parts rasterised into the target crops:
-            ``'all'`` (default) or ``'largest'`` (official).
+            ``'all'`` (default) or ``'largest'`` (official PolarNeXt).
         fallback_candidate (bool): Give candidate-less objects one point.
+        with_masks (bool): Build the soft and target masks of the positives
+            (needed by Dice losses and mask-IoU quality targets). They are
+            always built for a prediction-based matcher.
         cost_mask (str): Mask of each candidate in the matching cost:
             ``'soft'`` (official: the soft rasterisation) or ``'hard'`` (its
             tau -> 0 limit, the exact inside test on the same grid). With
@@ -139,8 +186,10 @@ class PolarTargetBuilder:
             non-positive candidates (about 5x fewer soft rasterisations),
             which matters on CPU.
         ray_coder (:obj:`ConfigDict` or dict): Ray coder config.
-        matcher (:obj:`ConfigDict` or dict): Matcher config; its cost
-            weights default to the loss weights (``cost_weights``).
+        matcher (:obj:`ConfigDict` or dict): Matcher config. A
+            :class:`TopCostMatcher`'s cost weights default to the loss
+            weights (``cost_weights``) and its focal parameters to
+            ``focal_alpha`` / ``focal_gamma``.
         cost_weights (tuple[float]): (cls, polar, dice) loss weights.
         focal_alpha (float): Alpha of the focal cost.
         focal_gamma (float): Gamma of the focal cost.
@@ -151,12 +200,15 @@ class PolarTargetBuilder:
                  num_classes: int,
                  num_rays: int = 36,
                  sampling_radius: float = 1.5,
+                 regress_ranges: Optional[Sequence[Tuple[float,
+                                                         float]]] = None,
                  mask_size: int = 64,
                  tau: float = 0.1,
                  ray_origin: str = 'centroid',
                  ray_target_parts: str = 'largest',
                  mask_target_parts: str = 'all',
                  fallback_candidate: bool = True,
+                 with_masks: bool = True,
                  cost_mask: str = 'soft',
                  ray_coder: ConfigType = dict(
                      type='PolarRayCoder', mode='farthest', miss_value=0.01),
@@ -177,6 +229,8 @@ class PolarTargetBuilder:
         self.num_classes = num_classes
         self.num_rays = num_rays
         self.sampling_radius = sampling_radius
+        self.regress_ranges = (None if regress_ranges is None else
+                               [tuple(map(float, r)) for r in regress_ranges])
         self.mask_size = mask_size
         self.tau = tau
         self.ray_origin = ray_origin
@@ -186,24 +240,53 @@ class PolarTargetBuilder:
         self.chunk_size = chunk_size
         self.ray_coder = TASK_UTILS.build(
             dict(ray_coder, num_rays=num_rays))
+        self.matcher = TASK_UTILS.build(
+            self._matcher_cfg(matcher, cost_weights, focal_alpha,
+                              focal_gamma))
+        self.uses_predictions = getattr(self.matcher, 'uses_predictions',
+                                        True)
+        self.with_masks = with_masks or self.uses_predictions
+
+    @staticmethod
+    def _matcher_cfg(matcher: ConfigType, cost_weights: Tuple[float, ...],
+                     alpha: float, gamma: float) -> dict:
+        """Matcher config with the loss weights as default cost weights."""
         matcher = dict(matcher)
-        for key, weight in zip(('cls_weight', 'polar_weight', 'dice_weight'),
-                               cost_weights):
-            matcher.setdefault(key, weight)
-        matcher.setdefault('alpha', focal_alpha)
-        matcher.setdefault('gamma', focal_gamma)
-        self.matcher = TASK_UTILS.build(matcher)
+        if matcher.get('type') in ('TopCostMatcher', TopCostMatcher):
+            for key, weight in zip(
+                ('cls_weight', 'polar_weight', 'dice_weight'), cost_weights):
+                matcher.setdefault(key, weight)
+            matcher.setdefault('alpha', alpha)
+            matcher.setdefault('gamma', gamma)
+        return matcher
 
     # ------------------------------------------------------------ steps
-    def candidates(self, points: Tensor, strides: Tensor, origins: Tensor,
-                   boxes: Tensor) -> Tuple[Tensor, Tensor]:
-        """Centre-sampling candidate pairs, object-major.
+    def _point_ranges(self, strides: Tensor) -> Tensor:
+        """Regress range (lo, hi) of each point, from its stride (P, 2)."""
+        levels = torch.unique(strides)  # sorted ascending
+        if len(levels) > len(self.regress_ranges):
+            raise ValueError(
+                f'{len(levels)} levels but {len(self.regress_ranges)} '
+                'regress ranges')
+        table = strides.new_tensor(self.regress_ranges)
+        return table[torch.searchsorted(levels, strides)]
+
+    def candidates(self,
+                   points: Tensor,
+                   strides: Tensor,
+                   origins: Tensor,
+                   boxes: Tensor,
+                   object_boxes: Optional[Tensor] = None
+                   ) -> Tuple[Tensor, Tensor]:
+        """Candidate pairs, object-major.
 
         Args:
             points (Tensor): Points (P, 2).
             strides (Tensor): Stride of each point (P, ).
             origins (Tensor): Ray origin of each object (N, 2).
-            boxes (Tensor): Object boxes (N, 4), x1 y1 x2 y2.
+            boxes (Tensor): Centre-sampling clip boxes (N, 4), x1 y1 x2 y2.
+            object_boxes (Tensor, optional): Boxes (N, 4) of the regress
+                range test; defaults to ``boxes``.
 
         Returns:
             tuple[Tensor, Tensor]: Point and object index of each pair.
@@ -215,10 +298,27 @@ class PolarTargetBuilder:
         y1 = torch.minimum(origins[:, 1] + radius, boxes[:, 3])
         px, py = points[:, :1], points[:, 1:]
         inside = (px > x0) & (px < x1) & (py > y0) & (py < y1)  # (P, N)
+        if self.regress_ranges is not None:
+            inside &= self._in_regress_range(
+                points, strides,
+                boxes if object_boxes is None else object_boxes)
         if self.fallback_candidate:
             inside = self._add_fallback(inside, points, strides, origins)
         pair_gt, pair_point = inside.t().nonzero(as_tuple=True)
         return pair_point, pair_gt
+
+    def _in_regress_range(self, points: Tensor, strides: Tensor,
+                          boxes: Tensor) -> Tensor:
+        """Whether max(l, t, r, b) of each (point, box) lies in the point's
+        regress range (P, N)."""
+        px, py = points[:, :1], points[:, 1:]
+        ltrb = torch.stack([
+            px - boxes[:, 0], py - boxes[:, 1], boxes[:, 2] - px,
+            boxes[:, 3] - py
+        ], -1)
+        max_dist = ltrb.max(dim=-1).values
+        ranges = self._point_ranges(strides)
+        return (max_dist >= ranges[:, :1]) & (max_dist <= ranges[:, 1:])
 
     @staticmethod
     def _add_fallback(inside: Tensor, points: Tensor, strides: Tensor,
@@ -272,6 +372,17 @@ class PolarTargetBuilder:
         return hard_rasterize(
             self._grid_vertices(points, rays, boxes), self.mask_size)
 
+    def target_crops(self, points: Tensor, rays: Tensor,
+                     mask_polys: PolygonTensor,
+                     pair_gt: Tensor) -> Tuple[Tensor, Tensor]:
+        """Crop boxes (M, 4) and binary target crops (M, R, R) of pairs."""
+        with torch.no_grad():
+            boxes = self.crop_boxes(points, rays, mask_polys.bboxes()[pair_gt])
+            edges, edge_valid = mask_polys.edges()
+            target_masks = polygons_to_crop_masks(
+                edges[pair_gt], edge_valid[pair_gt], boxes, self.mask_size)
+        return boxes, target_masks
+
     @staticmethod
     def _parts(polygons: PolygonTensor, which: str) -> PolygonTensor:
         return polygons if which == 'all' else polygons.largest_part()
@@ -296,7 +407,8 @@ class PolarTargetBuilder:
         labels = points.new_full((len(points), ),
                                  self.num_classes,
                                  dtype=torch.long)
-        empty = PositiveTargets.empty(rays, self.mask_size)
+        empty = PositiveTargets.empty(
+            rays, self.mask_size if self.with_masks else None)
         if len(gt_instances) == 0:
             return labels, empty
         polygons, gt_labels = gt_polygons(gt_instances, points.device)
@@ -304,21 +416,64 @@ class PolarTargetBuilder:
             return labels, empty
         ray_polys = self._parts(polygons, self.ray_target_parts)
         mask_polys = self._parts(polygons, self.mask_target_parts)
+        object_boxes = polygons.bboxes()
         origins = compute_ray_origins(ray_polys, method=self.ray_origin)
         pair_point, pair_gt = self.candidates(points, strides, origins,
-                                              ray_polys.bboxes())
+                                              ray_polys.bboxes(),
+                                              object_boxes)
         if len(pair_point) == 0:
             return labels, empty
+        if self.uses_predictions:
+            positives = self._match_by_cost(points, cls_logits, rays,
+                                            ray_polys, mask_polys, gt_labels,
+                                            pair_point, pair_gt)
+        else:
+            positives = self._match_by_area(points, rays, ray_polys,
+                                            mask_polys, object_boxes,
+                                            pair_point, pair_gt)
+        pos_gt, pos = positives
+        pos.gt_boxes = object_boxes[pos_gt]
+        labels[pos.point_inds] = gt_labels[pos_gt]
+        return labels, pos
 
+    def _match_by_area(self, points: Tensor, rays: Tensor,
+                       ray_polys: PolygonTensor, mask_polys: PolygonTensor,
+                       object_boxes: Tensor, pair_point: Tensor,
+                       pair_gt: Tensor) -> Tuple[Tensor, PositiveTargets]:
+        """Smallest-object selection; targets of the selected pairs only."""
+        wh = (object_boxes[:, 2:] - object_boxes[:, :2]).clamp(min=0)
+        selected = self.matcher.select((wh[:, 0] * wh[:, 1])[pair_gt],
+                                       pair_gt, pair_point)
+        pos_point, pos_gt = pair_point[selected], pair_gt[selected]
+        pos_rays = rays[pos_point]
+        soft = target_masks = None
+        if self.with_masks:
+            boxes, target_masks = self.target_crops(points[pos_point],
+                                                    pos_rays, mask_polys,
+                                                    pos_gt)
+            soft = self.soft_masks(points[pos_point], pos_rays, boxes)
+        return pos_gt, PositiveTargets(
+            point_inds=pos_point,
+            points=points[pos_point],
+            gt_boxes=None,
+            pred_rays=pos_rays,
+            target_rays=self.ray_coder.encode(points[pos_point], ray_polys,
+                                              pos_gt),
+            soft_masks=soft,
+            target_masks=target_masks)
+
+    def _match_by_cost(self, points: Tensor, cls_logits: Tensor,
+                       rays: Tensor, ray_polys: PolygonTensor,
+                       mask_polys: PolygonTensor, gt_labels: Tensor,
+                       pair_point: Tensor, pair_gt: Tensor
+                       ) -> Tuple[Tensor, PositiveTargets]:
+        """Top-cost selection over all candidates (PolarNeXt)."""
         target_rays = self.ray_coder.encode(points[pair_point], ray_polys,
                                             pair_gt)
         pair_rays = rays[pair_point]
-        with torch.no_grad():
-            boxes = self.crop_boxes(points[pair_point], pair_rays,
-                                    mask_polys.bboxes()[pair_gt])
-            edges, edge_valid = mask_polys.edges()
-            target_masks = polygons_to_crop_masks(
-                edges[pair_gt], edge_valid[pair_gt], boxes, self.mask_size)
+        boxes, target_masks = self.target_crops(points[pair_point],
+                                                pair_rays, mask_polys,
+                                                pair_gt)
         # With the soft cost, every candidate is soft-rasterised once, with
         # gradient: the matcher reads the masks detached and the positives
         # keep their rows (the rasteriser's backward skips the other rows)
@@ -335,13 +490,14 @@ class PolarTargetBuilder:
                 target_rays, cost_masks, target_masks)
             selected = self.matcher.select(costs, pair_gt, pair_point)
 
-        pos_points = pair_point[selected]
-        labels[pos_points] = gt_labels[pair_gt[selected]]
+        pos_point = pair_point[selected]
         pos_rays = pair_rays[selected]
-        return labels, PositiveTargets(
-            point_inds=pos_points,
+        return pair_gt[selected], PositiveTargets(
+            point_inds=pos_point,
+            points=points[pos_point],
+            gt_boxes=None,
             pred_rays=pos_rays,
             target_rays=target_rays[selected],
             soft_masks=soft[selected] if soft is not None else
-            self.soft_masks(points[pos_points], pos_rays, boxes[selected]),
+            self.soft_masks(points[pos_point], pos_rays, boxes[selected]),
             target_masks=target_masks[selected])

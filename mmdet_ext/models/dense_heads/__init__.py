@@ -1,0 +1,3 @@
+from .base_polar_head import BasePolarHead
+
+__all__ = ['BasePolarHead']

@@ -1,0 +1,171 @@
+"""What the polar dense heads (PolarNeXt, PolarMask) share: towers, points,
+level flattening and turning selected rays into instances."""
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import ConvModule
+from mmcv.ops import batched_nms
+from mmengine.config import ConfigDict
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
+from mmdet.registry import TASK_UTILS
+from mmdet.utils import ConfigType, MultiConfig, OptConfigType
+from mmdet_ext.geometry.ray_targets import decode_rays
+from mmdet_ext.structures.rle_masks import RLEMasks
+
+
+class BasePolarHead(BaseDenseHead):
+    """Base of dense heads whose masks are polygons of rays from points.
+
+    Subclasses build their towers with :meth:`_build_tower`, flatten their
+    per-level outputs with :meth:`_flatten_levels` and hand the selected
+    (point, rays, score, label) rows of an image to :meth:`_polygon_results`,
+    which decodes the polygons, rescales them, runs class-aware NMS, keeps
+    the top ``max_per_img`` and fills RLE masks when ``mask_output`` is on.
+
+    Args:
+        num_classes (int): Number of categories (background excluded).
+        in_channels (int): Channels of the input feature maps.
+        feat_channels (int): Channels of the towers.
+        stacked_convs (int): Convs per tower.
+        strides (Sequence[int]): Strides of the input levels.
+        num_rays (int): Rays per location.
+        conv_cfg (:obj:`ConfigDict` or dict, optional): Conv config.
+        norm_cfg (:obj:`ConfigDict` or dict): Tower norm config.
+        train_cfg (:obj:`ConfigDict` or dict, optional): Training config.
+        test_cfg (:obj:`ConfigDict` or dict, optional): ``score_thr``,
+            ``nms_pre``, ``nms``, ``max_per_img``, ``mask_output``.
+        init_cfg (:obj:`ConfigDict` or dict or list): Initialisation.
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 in_channels: int,
+                 feat_channels: int = 256,
+                 stacked_convs: int = 4,
+                 strides: Tuple[int, ...] = (8, 16, 32, 64, 128),
+                 num_rays: int = 36,
+                 conv_cfg: OptConfigType = None,
+                 norm_cfg: ConfigType = dict(
+                     type='GN', num_groups=32, requires_grad=True),
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 init_cfg: MultiConfig = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if num_classes < 1:
+            raise ValueError(f'num_classes must be >= 1, got {num_classes}')
+        self.num_classes = num_classes
+        self.cls_out_channels = num_classes
+        self.use_sigmoid_cls = True
+        self.in_channels = in_channels
+        self.feat_channels = feat_channels
+        self.stacked_convs = stacked_convs
+        self.strides = tuple(strides)
+        self.num_rays = num_rays
+        self.conv_cfg = conv_cfg
+        self.norm_cfg = norm_cfg
+        self.train_cfg = train_cfg
+        self.test_cfg = test_cfg
+        self.prior_generator = TASK_UTILS.build(
+            dict(type='MlvlPointGenerator', strides=self.strides, offset=0.5))
+
+    def _build_tower(self) -> nn.Sequential:
+        """``stacked_convs`` 3x3 conv-norm-ReLU layers."""
+        layers = []
+        for i in range(self.stacked_convs):
+            layers.append(
+                ConvModule(
+                    self.in_channels if i == 0 else self.feat_channels,
+                    self.feat_channels,
+                    3,
+                    stride=1,
+                    padding=1,
+                    conv_cfg=self.conv_cfg,
+                    norm_cfg=self.norm_cfg,
+                    bias=self.norm_cfg is None))
+        return nn.Sequential(*layers)
+
+    def _points(self, featmap_sizes: List[torch.Size],
+                device: torch.device) -> Tuple[Tensor, Tensor]:
+        """All points (P, 2) of all levels and their strides (P, )."""
+        mlvl_points = self.prior_generator.grid_priors(
+            featmap_sizes, dtype=torch.float32, device=device)
+        strides = [
+            points.new_full((len(points), ), stride)
+            for points, stride in zip(mlvl_points, self.strides)
+        ]
+        return torch.cat(mlvl_points), torch.cat(strides)
+
+    @staticmethod
+    def _flatten_levels(mlvl: List[Tensor]) -> Tensor:
+        """(B, C, H_l, W_l) per level -> (B, P, C)."""
+        return torch.cat(
+            [x.permute(0, 2, 3, 1).reshape(x.shape[0], -1, x.shape[1])
+             for x in mlvl],
+            dim=1)
+
+    def _polygon_results(self,
+                         scores: Tensor,
+                         labels: Tensor,
+                         points: Tensor,
+                         rays: Tensor,
+                         img_meta: dict,
+                         cfg: ConfigDict,
+                         rescale: bool,
+                         with_nms: bool,
+                         nms_bboxes: Optional[Tensor] = None
+                         ) -> InstanceData:
+        """Instances of one image from its selected rows.
+
+        Args:
+            scores (Tensor): Final scores (n, ).
+            labels (Tensor): Class indices (n, ).
+            points (Tensor): Ray origins in the input image (n, 2).
+            rays (Tensor): Ray lengths in input pixels (n, K).
+            img_meta (dict): Meta information of the image.
+            cfg (:obj:`ConfigDict`): Test config.
+            rescale (bool): Map the results to the original image size.
+            with_nms (bool): Apply NMS.
+            nms_bboxes (Tensor, optional): Boxes (n, 4) in the input image
+                for NMS and ``bboxes`` (e.g. a box branch); defaults to the
+                boxes of the polygons.
+
+        Returns:
+            :obj:`InstanceData`: ``scores`` (m, ), ``labels`` (m, ),
+            ``bboxes`` (m, 4), ``polygons`` (m, K, 2), ``origins`` (m, 2) and,
+            with ``mask_output``, ``masks`` (:class:`RLEMasks`).
+        """
+        polygons = decode_rays(points, rays.float(), img_meta['img_shape'])
+        origins = points.float()
+        bboxes = (
+            torch.cat([polygons.min(dim=1).values,
+                       polygons.max(dim=1).values],
+                      dim=1) if nms_bboxes is None else nms_bboxes.float())
+        out_shape = img_meta['img_shape'][:2]
+        if rescale:
+            scale = polygons.new_tensor(img_meta['scale_factor'][:2])
+            polygons = polygons / scale
+            origins = origins / scale
+            bboxes = bboxes / scale.repeat(2)
+            out_shape = img_meta['ori_shape'][:2]
+        results = InstanceData(
+            scores=scores,
+            labels=labels,
+            bboxes=bboxes,
+            polygons=polygons,
+            origins=origins)
+        if with_nms and len(results) > 0:
+            det_bboxes, keep = batched_nms(results.bboxes, results.scores,
+                                           results.labels, cfg.nms)
+            results = results[keep]
+            results.scores = det_bboxes[:, -1]
+        else:
+            results = results[results.scores.argsort(descending=True)]
+        results = results[:cfg.get('max_per_img', 100)]
+        if cfg.get('mask_output', True):
+            results.masks = RLEMasks.from_polygons(results.polygons,
+                                                   *out_shape)
+        return results
