@@ -1,70 +1,8 @@
-# Learnability check: the tiny PolarNeXt memorises a handful of real COCO images
-# (`../shared/data/coco128_seg`) on CPU. projects/PolarNeXt/tools/overfit.py writes the
-# subset annotation file and points train, val and the evaluator at it.
+# Learnability check of the tiny PolarNeXt (tools/misc/overfit.py, see the project README).
 _base_ = [
     './_base_/polarnext_r18_fpn_tiny.py',
-    '../../../configs/_base_/datasets/coco128_instance.py',
-    '../../../configs/_base_/default_runtime.py'
+    '../../../configs/_base_/overfit_coco128_cpu.py'
 ]
 custom_imports = dict(
     imports=['mmdet_ext', 'projects.PolarNeXt.polarnext'],
     allow_failed_imports=False)
-
-img_scale = (512, 512)
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='LoadAnnotations', with_bbox=True, with_mask=True,
-        poly2mask=False),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(
-        type='LoadAnnotations', with_bbox=True, with_mask=True,
-        poly2mask=False),
-    dict(
-        type='PackDetInputs',
-        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                   'scale_factor'))
-]
-train_dataloader = dict(
-    batch_size=2,
-    num_workers=1,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(pipeline=train_pipeline, filter_cfg=dict(min_size=8)))
-val_dataloader = dict(num_workers=1, dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader
-val_evaluator = dict(metric=['bbox', 'segm'])
-test_evaluator = val_evaluator
-
-max_iters = 400
-train_cfg = dict(
-    type='IterBasedTrainLoop',
-    max_iters=max_iters,
-    val_interval=max_iters + 1)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
-    dict(
-        type='MultiStepLR',
-        begin=0,
-        end=max_iters,
-        by_epoch=False,
-        milestones=[int(max_iters * 0.8)],
-        gamma=0.1)
-]
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001),
-    paramwise_cfg=dict(bias_lr_mult=2., bias_decay_mult=0.),
-    clip_grad=dict(max_norm=35, norm_type=2))
-default_hooks = dict(
-    logger=dict(interval=25),
-    checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))
-log_processor = dict(by_epoch=False)
-randomness = dict(seed=0)

@@ -11,7 +11,9 @@ import argparse
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+sys.path.insert(
+    0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', '..', 'tools',
+                'misc'))
 from overfit import DEFAULT_CONFIG, DEFAULT_DATA, overfit  # noqa: E402
 
 VARIANTS = (

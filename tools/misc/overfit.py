@@ -7,7 +7,7 @@ It is used by the learnability test and by ``ablate_dice.py``.
 
 Example::
 
-    python projects/PolarNeXt/tools/overfit.py \
+    python tools/misc/overfit.py \
         projects/PolarNeXt/configs/polarnext_r18_fpn_overfit-coco128-cpu.py
 """
 import argparse
@@ -19,7 +19,7 @@ import subprocess
 import sys
 from typing import Dict, List, Optional
 
-REPO_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..', '..'))
+REPO_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 DEFAULT_CONFIG = ('projects/PolarNeXt/configs/'
                   'polarnext_r18_fpn_overfit-coco128-cpu.py')
 DEFAULT_DATA = osp.join(REPO_ROOT, '..', 'shared', 'data', 'coco128_seg')

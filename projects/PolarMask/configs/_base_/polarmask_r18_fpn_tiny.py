@@ -1,0 +1,23 @@
+# Tiny PolarMask for CPU: ResNet-18 (pytorch style, from scratch, trainable BN),
+# 64-channel FPN and head with 2 convs per tower. Normalised inputs as PolarNeXt's tiny
+# model (caffe's std 1 suits frozen pretrained caffe weights only).
+_base_ = './polarmask_r50-caffe_fpn.py'
+
+model = dict(
+    data_preprocessor=dict(
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True),
+    backbone=dict(
+        depth=18,
+        frozen_stages=-1,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=False,
+        style='pytorch',
+        init_cfg=None),
+    neck=dict(in_channels=[64, 128, 256, 512], out_channels=64),
+    bbox_head=dict(
+        in_channels=64,
+        feat_channels=64,
+        stacked_convs=2,
+        norm_cfg=dict(type='GN', num_groups=16, requires_grad=True)))

@@ -1,0 +1,59 @@
+# PolarMask R-50 FPN 1x (official 4-GPU recipe: 1280x768 fixed-size training, batch 16,
+# SGD 0.01, warm-up 500 it at 1/3, 12 epochs [8, 11]); reference 29.1 mask AP (val2017).
+_base_ = [
+    './_base_/polarmask_r50-caffe_fpn.py',
+    '../../../configs/_base_/datasets/coco_instance.py',
+    '../../../configs/_base_/schedules/schedule_1x.py',
+    '../../../configs/_base_/default_runtime.py'
+]
+# Keep the project import next to the runtime's (lists are replaced, not merged).
+custom_imports = dict(
+    imports=['mmdet_ext', 'projects.PolarMask.polarmask'],
+    allow_failed_imports=False)
+
+# The official resize ignores the aspect ratio (keep_ratio=False).
+train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
+    dict(
+        type='LoadAnnotations', with_bbox=True, with_mask=True,
+        poly2mask=False),
+    dict(type='Resize', scale=(1280, 768), keep_ratio=False),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
+    dict(type='Resize', scale=(1280, 768), keep_ratio=False),
+    dict(
+        type='LoadAnnotations', with_bbox=True, with_mask=True,
+        poly2mask=False),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor'))
+]
+train_dataloader = dict(
+    batch_size=4, num_workers=4, dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0001),
+    paramwise_cfg=dict(bias_lr_mult=2., bias_decay_mult=0.),
+    clip_grad=dict(max_norm=35, norm_type=2))
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1.0 / 3,
+        by_epoch=False,
+        begin=0,
+        end=500),
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=12,
+        by_epoch=True,
+        milestones=[8, 11],
+        gamma=0.1)
+]
+auto_scale_lr = dict(enable=False, base_batch_size=16)

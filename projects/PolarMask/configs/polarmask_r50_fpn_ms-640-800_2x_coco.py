@@ -1,0 +1,49 @@
+# PolarMask R-50 FPN, multi-scale training (short side 640-800, long side 1333, aspect
+# ratio not kept, as the official 32-GPU recipe), "2x" = 26 epochs [18, 24] as the official
+# config; reference 30.5 mask AP (val2017). Official batch 32 at lr 0.02; here batch 16 at
+# lr 0.01 (linear scaling; set auto_scale_lr to rescale for other batches).
+_base_ = './polarmask_r50_fpn_1x_coco.py'
+
+train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
+    dict(
+        type='LoadAnnotations', with_bbox=True, with_mask=True,
+        poly2mask=False),
+    dict(
+        type='RandomResize', scale=[(1333, 640), (1333, 800)],
+        keep_ratio=False),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
+    dict(type='Resize', scale=(1333, 800), keep_ratio=False),
+    dict(
+        type='LoadAnnotations', with_bbox=True, with_mask=True,
+        poly2mask=False),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor'))
+]
+train_dataloader = dict(
+    batch_size=2, dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+train_cfg = dict(max_epochs=26)
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1.0 / 3,
+        by_epoch=False,
+        begin=0,
+        end=2000),
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=26,
+        by_epoch=True,
+        milestones=[18, 24],
+        gamma=0.1)
+]

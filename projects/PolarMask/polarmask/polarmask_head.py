@@ -1,0 +1,464 @@
+"""PolarMask head: FCOS towers predicting classes, boxes, 36 rays and
+polar centerness."""
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import Scale
+from mmengine.config import ConfigDict
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from mmdet.models.utils import multi_apply
+from mmdet.registry import MODELS
+from mmdet.structures.bbox import distance2bbox
+from mmdet.utils import (ConfigType, InstanceList, MultiConfig,
+                         OptConfigType, OptInstanceList, reduce_mean)
+from mmdet_ext.models.dense_heads import BasePolarHead
+from mmdet_ext.task_modules import PolarTargetBuilder, PositiveTargets
+
+INF = 1e8
+# exp() of a larger logit exceeds any image (e^16 ~ 9e6 px); capping it keeps
+# a diverging run finite instead of producing inf and then NaN.
+MAX_LOG_DISTANCE = 16.0
+QUALITY_TARGETS = ('centerness', 'mask_iou')
+QUALITY_TOWERS = ('cls', 'mask')
+
+
+@MODELS.register_module()
+class PolarMaskHead(BasePolarHead):
+    """Head of `PolarMask <https://arxiv.org/abs/1909.13226>`_.
+
+    Three towers of ``stacked_convs`` conv-GN-ReLU layers: the class tower
+    feeds the class logits and the polar centerness, the box tower the FCOS
+    box (l, t, r, b) and the mask tower ``num_rays`` ray lengths. Boxes and
+    rays are ``exp(Scale_l(conv))`` in input pixels with one learnable scale
+    per level and branch, as in the official code. Ray k leaves the location
+    at angle ``2 pi k / K`` from +x towards +y (the polar core's convention;
+    the official code measures angles from +y, a fixed permutation of the
+    same rays).
+
+    Training (:class:`PolarTargetBuilder` with :class:`MinAreaMatcher`): a
+    location is positive for an object when it lies within ``1.5 * stride``
+    of the object's mass centre (the area centroid of its largest part),
+    inside its box, and the max box distance falls in the level's regress
+    range; a location claimed by several objects goes to the smallest.
+    Losses: focal (average factor #pos + #images), polar IoU and IoU box
+    loss weighted by the polar centerness target sqrt(min d / max d), BCE
+    centerness.
+
+    Inference: top ``nms_pre`` per level by ``max_c(cls * centerness)``,
+    ``score_thr`` on the class score, score ``cls * (centerness +
+    quality_offset)`` (0.5, official), class-aware NMS on the box-branch
+    boxes (or on the polygon boxes with ``mask_nms=True`` or without a box
+    branch), top ``max_per_img``.
+
+    The pieces PolarNeXt changed can be switched one at a time (the
+    ablation ladder in ``projects/PolarMask/configs/ablations``): the matcher
+    (``target_builder.matcher``), a Dice loss on the soft-rasterised polygon
+    (``loss_dice``), and the quality branch (``quality_target='mask_iou'``,
+    ``quality_tower='mask'``).
+
+    Args:
+        num_classes (int): Number of categories (background excluded).
+        in_channels (int): Channels of the input feature maps.
+        feat_channels (int): Channels of the towers. Defaults to 256.
+        stacked_convs (int): Convs per tower. Defaults to 4.
+        strides (Sequence[int]): Strides of the input levels.
+        num_rays (int): Rays per location. Defaults to 36.
+        regress_ranges (Sequence[tuple[float, float]]): Max box distance
+            range of each level.
+        with_box_branch (bool): Predict and train the FCOS box (the official
+            code does; the paper leaves it out). Defaults to True.
+        quality_target (str): ``'centerness'`` (polar centerness, official)
+            or ``'mask_iou'`` (the soft mask IoU of PolarNeXt). The target
+            also weights the ray, box and Dice losses.
+        quality_tower (str): Tower of the quality logit: ``'cls'`` (official)
+            or ``'mask'`` (PolarNeXt's regression tower).
+        conv_cfg (:obj:`ConfigDict` or dict, optional): Conv config.
+        norm_cfg (:obj:`ConfigDict` or dict): Tower norm config.
+        target_builder (:obj:`ConfigDict` or dict): Options of
+            :class:`PolarTargetBuilder`; the defaults are PolarMask's.
+        loss_cls (:obj:`ConfigDict` or dict): Classification loss.
+        loss_bbox (:obj:`ConfigDict` or dict): Box loss (box branch only).
+        loss_polar (:obj:`ConfigDict` or dict): Ray loss (polar IoU).
+        loss_centerness (:obj:`ConfigDict` or dict): Quality loss.
+        loss_dice (:obj:`ConfigDict` or dict, optional): Dice loss on the
+            soft-rasterised polygons; None (official) leaves it out.
+        train_cfg (:obj:`ConfigDict` or dict, optional): Unused; kept for
+            the MMDetection interface.
+        test_cfg (:obj:`ConfigDict` or dict, optional): ``nms_pre``,
+            ``score_thr``, ``nms``, ``max_per_img``, ``mask_nms``,
+            ``quality_offset``, ``mask_output``.
+        init_cfg (:obj:`ConfigDict` or dict or list): Initialisation.
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 in_channels: int,
+                 feat_channels: int = 256,
+                 stacked_convs: int = 4,
+                 strides: Tuple[int, ...] = (8, 16, 32, 64, 128),
+                 num_rays: int = 36,
+                 regress_ranges: Tuple[Tuple[float, float], ...] = (
+                     (-1, 64), (64, 128), (128, 256), (256, 512), (512,
+                                                                   INF)),
+                 with_box_branch: bool = True,
+                 quality_target: str = 'centerness',
+                 quality_tower: str = 'cls',
+                 conv_cfg: OptConfigType = None,
+                 norm_cfg: ConfigType = dict(
+                     type='GN', num_groups=32, requires_grad=True),
+                 target_builder: ConfigType = dict(),
+                 loss_cls: ConfigType = dict(
+                     type='FocalLoss',
+                     use_sigmoid=True,
+                     gamma=2.0,
+                     alpha=0.25,
+                     loss_weight=1.0),
+                 loss_bbox: ConfigType = dict(type='IoULoss', loss_weight=1.0),
+                 loss_polar: ConfigType = dict(
+                     type='PolarIoULoss', loss_weight=1.0),
+                 loss_centerness: ConfigType = dict(
+                     type='CrossEntropyLoss',
+                     use_sigmoid=True,
+                     loss_weight=1.0),
+                 loss_dice: OptConfigType = None,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 init_cfg: MultiConfig = dict(
+                     type='Normal',
+                     layer='Conv2d',
+                     std=0.01,
+                     override=dict(
+                         type='Normal',
+                         name='conv_cls',
+                         std=0.01,
+                         bias_prob=0.01))) -> None:
+        super().__init__(
+            num_classes=num_classes,
+            in_channels=in_channels,
+            feat_channels=feat_channels,
+            stacked_convs=stacked_convs,
+            strides=strides,
+            num_rays=num_rays,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg,
+            train_cfg=train_cfg,
+            test_cfg=test_cfg,
+            init_cfg=init_cfg)
+        _check_choice('quality_target', quality_target, QUALITY_TARGETS)
+        _check_choice('quality_tower', quality_tower, QUALITY_TOWERS)
+        if len(regress_ranges) != len(self.strides):
+            raise ValueError(f'{len(self.strides)} strides but '
+                             f'{len(regress_ranges)} regress_ranges')
+        self.with_box_branch = with_box_branch
+        self.quality_target = quality_target
+        self.quality_tower = quality_tower
+        self.loss_cls = MODELS.build(loss_cls)
+        self.loss_bbox = MODELS.build(loss_bbox) if with_box_branch else None
+        self.loss_polar = MODELS.build(loss_polar)
+        self.loss_centerness = MODELS.build(loss_centerness)
+        self.loss_dice = None if loss_dice is None else MODELS.build(
+            loss_dice)
+        self.target_builder = PolarTargetBuilder(
+            **self._target_builder_cfg(target_builder, regress_ranges,
+                                       loss_cls, loss_dice))
+        self._init_layers()
+
+    def _target_builder_cfg(self, target_builder: ConfigType,
+                            regress_ranges: Tuple[Tuple[float, float], ...],
+                            loss_cls: ConfigType,
+                            loss_dice: OptConfigType) -> dict:
+        """PolarMask's target options under the config's overrides."""
+        cfg = dict(
+            sampling_radius=1.5,
+            regress_ranges=regress_ranges,
+            ray_origin='centroid',
+            ray_target_parts='largest',
+            mask_target_parts='largest',
+            fallback_candidate=False,
+            ray_coder=dict(
+                type='PolarRayCoder', mode='farthest', miss_value=1e-6),
+            matcher=dict(type='MinAreaMatcher'),
+            cost_weights=(self.loss_cls.loss_weight,
+                          self.loss_polar.loss_weight,
+                          1.0 if loss_dice is None else
+                          self.loss_dice.loss_weight),
+            focal_alpha=loss_cls.get('alpha', 0.25),
+            focal_gamma=loss_cls.get('gamma', 2.0))
+        cfg.update(target_builder)
+        cfg.update(
+            num_classes=self.num_classes,
+            num_rays=self.num_rays,
+            with_masks=(loss_dice is not None
+                        or self.quality_target == 'mask_iou'))
+        return cfg
+
+    # ------------------------------------------------------------ layers
+    def _init_layers(self) -> None:
+        """Three towers, four predictors and per-level scales."""
+        self.cls_convs = self._build_tower()
+        self.mask_convs = self._build_tower()
+        self.conv_cls = nn.Conv2d(
+            self.feat_channels, self.num_classes, 3, padding=1)
+        self.conv_centerness = nn.Conv2d(self.feat_channels, 1, 3, padding=1)
+        self.conv_rays = nn.Conv2d(
+            self.feat_channels, self.num_rays, 3, padding=1)
+        self.scales_rays = nn.ModuleList([Scale(1.0) for _ in self.strides])
+        if self.with_box_branch:
+            self.reg_convs = self._build_tower()
+            self.conv_reg = nn.Conv2d(self.feat_channels, 4, 3, padding=1)
+            self.scales_bbox = nn.ModuleList(
+                [Scale(1.0) for _ in self.strides])
+
+    # ----------------------------------------------------------- forward
+    def forward(
+        self, x: Tuple[Tensor, ...]
+    ) -> Tuple[List[Tensor], List[Optional[Tensor]], List[Tensor],
+               List[Tensor]]:
+        """Forward all levels.
+
+        Args:
+            x (tuple[Tensor]): Features of each level, (B, C, H_l, W_l).
+
+        Returns:
+            tuple: Per level, class logits (B, num_classes, H_l, W_l), box
+            distances (B, 4, H_l, W_l) in input pixels (None without a box
+            branch), ray lengths (B, num_rays, H_l, W_l) in input pixels and
+            quality (centerness) logits (B, 1, H_l, W_l). Distances are
+            float32 even under autocast: they feed the geometry.
+        """
+        return multi_apply(self.forward_single, x, range(len(x)))
+
+    def forward_single(
+            self, x: Tensor,
+            level: int) -> Tuple[Tensor, Optional[Tensor], Tensor, Tensor]:
+        """Forward one level (see :meth:`forward`)."""
+        cls_feat = self.cls_convs(x)
+        mask_feat = self.mask_convs(x)
+        cls_score = self.conv_cls(cls_feat)
+        quality_feat = cls_feat if self.quality_tower == 'cls' else mask_feat
+        quality = self.conv_centerness(quality_feat)
+        rays = _exp_distance(self.scales_rays[level](self.conv_rays(mask_feat)))
+        bbox_pred = None
+        if self.with_box_branch:
+            bbox_pred = _exp_distance(self.scales_bbox[level](self.conv_reg(
+                self.reg_convs(x))))
+        return cls_score, bbox_pred, rays, quality
+
+    # -------------------------------------------------------------- loss
+    def loss_by_feat(
+        self,
+        cls_scores: List[Tensor],
+        bbox_preds: List[Optional[Tensor]],
+        ray_preds: List[Tensor],
+        quality_preds: List[Tensor],
+        batch_gt_instances: InstanceList,
+        batch_img_metas: List[dict],
+        batch_gt_instances_ignore: OptInstanceList = None
+    ) -> Dict[str, Tensor]:
+        """Compute the losses.
+
+        Args:
+            cls_scores (list[Tensor]): Class logits per level,
+                (B, num_classes, H_l, W_l).
+            bbox_preds (list[Tensor | None]): Box distances per level,
+                (B, 4, H_l, W_l), or None without a box branch.
+            ray_preds (list[Tensor]): Ray lengths per level,
+                (B, num_rays, H_l, W_l).
+            quality_preds (list[Tensor]): Quality logits per level,
+                (B, 1, H_l, W_l).
+            batch_gt_instances (list[:obj:`InstanceData`]): GT per image with
+                ``labels`` and polygon (or bitmap) ``masks``.
+            batch_img_metas (list[dict]): Meta information per image.
+            batch_gt_instances_ignore (list[:obj:`InstanceData`], optional):
+                Crowd instances; like the official model (``with_crowd=
+                False``), their regions are background.
+
+        Returns:
+            dict[str, Tensor]: ``loss_cls``, ``loss_polar``,
+            ``loss_centerness`` and, when enabled, ``loss_bbox`` and
+            ``loss_dice``.
+        """
+        device = cls_scores[0].device
+        points, point_strides = self._points(
+            [s.shape[-2:] for s in cls_scores], device)
+        flat_cls = self._flatten_levels(cls_scores)
+        flat_rays = self._flatten_levels(ray_preds)
+        labels, positives = [], []
+        for i, gt_instances in enumerate(batch_gt_instances):
+            img_labels, img_pos = self.target_builder.build(
+                points, point_strides, flat_cls[i].detach(), flat_rays[i],
+                gt_instances)
+            labels.append(img_labels)
+            positives.append(img_pos.offset_points(i * len(points)))
+        flat_bbox = (
+            self._flatten_levels(bbox_preds).flatten(0, 1)
+            if self.with_box_branch else None)
+        return self._losses(
+            flat_cls.flatten(0, 1), torch.cat(labels),
+            self._flatten_levels(quality_preds).flatten(), flat_bbox,
+            PositiveTargets.cat(positives), len(batch_gt_instances))
+
+    def _quality_targets(self, pos: PositiveTargets) -> Tensor:
+        """Quality target, also the weight of the geometric losses (S, )."""
+        if self.quality_target == 'centerness':
+            return pos.polar_centerness()
+        return pos.soft_iou()
+
+    def _losses(self, cls_logits: Tensor, labels: Tensor, quality: Tensor,
+                bbox_preds: Optional[Tensor], pos: PositiveTargets,
+                num_imgs: int) -> Dict[str, Tensor]:
+        """Losses from the flattened predictions and the positive targets.
+
+        Args:
+            cls_logits (Tensor): (B * P, num_classes).
+            labels (Tensor): (B * P, ), ``num_classes`` for background.
+            quality (Tensor): Quality logits (B * P, ).
+            bbox_preds (Tensor, optional): Box distances (B * P, 4).
+            pos (PositiveTargets): Positives of the whole batch.
+            num_imgs (int): Images in the batch.
+
+        Returns:
+            dict[str, Tensor]: The losses.
+        """
+        num_pos = reduce_mean(cls_logits.new_tensor(float(len(pos)))).item()
+        # Official normaliser of the focal loss: #positives + #images.
+        loss_cls = self.loss_cls(
+            cls_logits, labels, avg_factor=num_pos + num_imgs)
+        if len(pos) == 0:
+            # Zero losses that keep every branch in the graph (DDP needs it).
+            zero = pos.pred_rays.sum() * 0 + quality.sum() * 0
+            if bbox_preds is not None:
+                zero = zero + bbox_preds.sum() * 0
+            losses = dict(loss_polar=zero, loss_centerness=zero)
+            if self.with_box_branch:
+                losses['loss_bbox'] = zero
+            if self.loss_dice is not None:
+                losses['loss_dice'] = zero
+            return dict(loss_cls=loss_cls, **losses)
+
+        target = self._quality_targets(pos)
+        norm = max(reduce_mean(target.sum()).item(), 1e-6)
+        losses = dict(
+            loss_cls=loss_cls,
+            loss_polar=self.loss_polar(
+                pos.pred_rays, pos.target_rays, weight=target,
+                avg_factor=norm),
+            loss_centerness=self.loss_centerness(
+                quality[pos.point_inds].float(), target,
+                avg_factor=max(num_pos, 1.0)))
+        if self.with_box_branch:
+            pred_boxes = distance2bbox(pos.points,
+                                       bbox_preds[pos.point_inds])
+            losses['loss_bbox'] = self.loss_bbox(
+                pred_boxes, pos.gt_boxes, weight=target, avg_factor=norm)
+        if self.loss_dice is not None:
+            losses['loss_dice'] = self.loss_dice(
+                pos.soft_masks.flatten(1),
+                pos.target_masks.flatten(1),
+                weight=target,
+                avg_factor=norm)
+        return losses
+
+    # --------------------------------------------------------- inference
+    def predict_by_feat(self,
+                        cls_scores: List[Tensor],
+                        bbox_preds: List[Optional[Tensor]],
+                        ray_preds: List[Tensor],
+                        quality_preds: List[Tensor],
+                        batch_img_metas: Optional[List[dict]] = None,
+                        cfg: OptConfigType = None,
+                        rescale: bool = False,
+                        with_nms: bool = True) -> InstanceList:
+        """Turn the head outputs into instances.
+
+        Args:
+            cls_scores (list[Tensor]): Class logits per level.
+            bbox_preds (list[Tensor | None]): Box distances per level.
+            ray_preds (list[Tensor]): Ray lengths per level.
+            quality_preds (list[Tensor]): Quality logits per level.
+            batch_img_metas (list[dict]): Meta information per image.
+            cfg (:obj:`ConfigDict`, optional): Test config; defaults to
+                ``self.test_cfg``.
+            rescale (bool): Map the results to the original image size.
+            with_nms (bool): Apply NMS.
+
+        Returns:
+            list[:obj:`InstanceData`]: Per image ``scores`` (n, ),
+            ``labels`` (n, ), ``bboxes`` (n, 4), ``polygons``
+            (n, num_rays, 2), ``origins`` (n, 2) and, when ``mask_output``
+            is on, ``masks`` (:class:`RLEMasks` at the output resolution).
+        """
+        cfg = ConfigDict(self.test_cfg if cfg is None else cfg)
+        mlvl_points = self.prior_generator.grid_priors(
+            [s.shape[-2:] for s in cls_scores],
+            dtype=torch.float32,
+            device=cls_scores[0].device)
+        results = []
+        for i, img_meta in enumerate(batch_img_metas):
+            levels = [
+                self._select_level(cls_scores[lvl][i],
+                                   _item(bbox_preds[lvl], i),
+                                   ray_preds[lvl][i], quality_preds[lvl][i],
+                                   mlvl_points[lvl], cfg)
+                for lvl in range(len(cls_scores))
+            ]
+            results.append(
+                self._predict_single(levels, img_meta, cfg, rescale,
+                                     with_nms))
+        return results
+
+    def _select_level(self, cls_score: Tensor, bbox_pred: Optional[Tensor],
+                      rays: Tensor, quality: Tensor, points: Tensor,
+                      cfg: ConfigDict) -> Dict[str, Tensor]:
+        """Top ``nms_pre`` locations of one level by max(cls * quality)."""
+        rows = dict(
+            scores=cls_score.permute(1, 2, 0).reshape(
+                -1, self.num_classes).sigmoid(),
+            quality=quality.reshape(-1).sigmoid(),
+            rays=rays.permute(1, 2, 0).reshape(-1, self.num_rays),
+            points=points)
+        if bbox_pred is not None:
+            rows['bboxes'] = bbox_pred.permute(1, 2, 0).reshape(-1, 4)
+        nms_pre = cfg.get('nms_pre', -1)
+        if 0 < nms_pre < len(points):
+            ranking = (rows['scores'] * rows['quality'][:, None]).max(1)[0]
+            keep = ranking.topk(nms_pre).indices
+            rows = {key: value[keep] for key, value in rows.items()}
+        return rows
+
+    def _predict_single(self, levels: List[Dict[str, Tensor]],
+                        img_meta: dict, cfg: ConfigDict, rescale: bool,
+                        with_nms: bool) -> InstanceData:
+        """Instances of one image from its selected locations."""
+        rows = {key: torch.cat([lvl[key] for lvl in levels])
+                for key in levels[0]}
+        # Official order: threshold on the class score, then fuse quality.
+        row_inds, labels = (rows['scores'] >
+                            cfg.get('score_thr', 0.05)).nonzero(as_tuple=True)
+        scores = rows['scores'][row_inds, labels] * (
+            rows['quality'][row_inds] + cfg.get('quality_offset', 0.5))
+        points = rows['points'][row_inds]
+        nms_bboxes = None
+        if 'bboxes' in rows and not cfg.get('mask_nms', False):
+            nms_bboxes = distance2bbox(points, rows['bboxes'][row_inds],
+                                       img_meta['img_shape'])
+        return self._polygon_results(scores, labels, points,
+                                     rows['rays'][row_inds], img_meta, cfg,
+                                     rescale, with_nms, nms_bboxes)
+
+
+def _check_choice(name: str, value: str, choices: Tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f'{name} must be one of {choices}, got {value!r}')
+
+
+def _exp_distance(logits: Tensor) -> Tensor:
+    """exp of the (capped) logits in float32: positive distances."""
+    return logits.float().clamp(max=MAX_LOG_DISTANCE).exp()
+
+
+def _item(mlvl_or_none: Optional[Tensor], index: int) -> Optional[Tensor]:
+    return None if mlvl_or_none is None else mlvl_or_none[index]
