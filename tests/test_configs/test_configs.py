@@ -99,3 +99,47 @@ def test_polarnext_official_hyper_parameters():
     r101 = _load(
         'projects/PolarNeXt/configs/polarnext_r101-torch_fpn_3x_ms_coco.py')
     assert r101.model.backbone.depth == 101
+
+
+def test_polarmask_official_hyper_parameters():
+    cfg = _load('projects/PolarMask/configs/polarmask_r50_fpn_1x_coco.py')
+    head = cfg.model.bbox_head
+    assert head.num_rays == 36 and head.with_box_branch
+    assert head.regress_ranges[0] == (-1, 64)
+    assert head.regress_ranges[4][0] == 512
+    assert head.target_builder.sampling_radius == 1.5
+    assert head.target_builder.matcher.type == 'MinAreaMatcher'
+    assert cfg.model.test_cfg.quality_offset == 0.5
+    assert cfg.model.test_cfg.nms.iou_threshold == 0.5
+    assert cfg.model.backbone.style == 'caffe'
+    resize = cfg.train_dataloader.dataset.pipeline[2]
+    assert resize.scale == (1280, 768) and resize.keep_ratio is False
+    assert cfg.train_dataloader.batch_size == 4
+    assert cfg.optim_wrapper.optimizer.lr == 0.01
+    assert cfg.param_scheduler[0].start_factor == pytest.approx(1 / 3)
+    assert cfg.param_scheduler[0].end == 500
+    assert cfg.param_scheduler[1].milestones == [8, 11]
+    ms = _load('projects/PolarMask/configs/'
+               'polarmask_r50_fpn_ms-640-800_2x_coco.py')
+    resize = ms.train_dataloader.dataset.pipeline[2]
+    assert resize.scale == [(1333, 640), (1333, 800)]
+    assert ms.train_cfg.max_epochs == 26
+
+
+def test_polarmask_ladder_switches_one_piece_per_rung():
+    """Each rung changes only the piece it names (plus its own options)."""
+    root = 'projects/PolarMask/configs/'
+    rungs = [root + 'polarmask_r50_fpn_1x_coco.py'] + sorted(
+        str(p.relative_to(REPO_ROOT))
+        for p in (REPO_ROOT / root / 'ablations').glob('*ladder*.py'))
+    heads = [_load(path).model.bbox_head for path in rungs]
+    assert len(heads) == 4
+    assert heads[1].target_builder.matcher.type == 'TopCostMatcher'
+    assert heads[1].target_builder.regress_ranges is None
+    assert 'loss_dice' not in heads[1] and 'loss_dice' in heads[2]
+    assert heads[2].quality_target == 'centerness'
+    assert heads[3].quality_target == 'mask_iou'
+    for before, after in zip(heads, heads[1:]):
+        changed = {k for k in set(before) | set(after)
+                   if before.get(k) != after.get(k)}
+        assert len(changed) <= 2, changed
