@@ -7,6 +7,8 @@ or too noisy to gate CI are marked ``@pytest.mark.long`` and only run with ``--r
 """
 import importlib.util
 import os
+import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -81,3 +83,44 @@ def toy_root(tmp_path_factory) -> Path:
     module = load_tool('tools/misc/make_toy_dataset.py')
     module.make_toy_dataset(str(out), seed=0, num_train=8, num_val=4)
     return out
+
+
+def run_tool(args, timeout=600, env=None) -> str:
+    """Run a command from the repository root; assert success; return its
+    stdout + stderr."""
+    proc = subprocess.run(
+        [str(a) for a in args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ, **(env or {})))
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-4000:]
+    return output
+
+
+def tiny_toy_options(data_root, max_epochs=1, num_images=4):
+    """``--cfg-options`` that train a toy config for seconds: a few images,
+    batch 2, no workers, no validation."""
+    return [
+        f'data_root={data_root}/',
+        f'train_cfg.max_epochs={max_epochs}',
+        'train_cfg.val_interval=100',
+        'train_dataloader.batch_size=2',
+        'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        f'train_dataloader.dataset.indices={num_images}',
+        'test_dataloader.num_workers=0',
+        'test_dataloader.persistent_workers=False',
+        'val_dataloader.num_workers=0',
+        'val_dataloader.persistent_workers=False',
+        'default_hooks.logger.interval=1',
+    ]
+
+
+def free_port() -> int:
+    """A TCP port free at the time of the call (for torchrun rendezvous)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]

@@ -1,0 +1,73 @@
+"""Both polar models through MMDetection's command lines on CPU: train,
+test (COCO metric, --show-dir), the inference benchmark and, for PolarMask,
+two-process training (PolarNeXt's is covered by the DDP tests)."""
+import re
+import sys
+
+import pytest
+
+from conftest import free_port, run_tool, tiny_toy_options
+
+CONFIGS = {
+    'PolarNeXt': 'projects/PolarNeXt/configs/polarnext_r18_fpn_toy-cpu.py',
+    'PolarMask': 'projects/PolarMask/configs/polarmask_r18_fpn_toy-cpu.py',
+}
+# An (almost) untrained model: keep low scores so that AP is computed.
+LOW_SCORES = ['model.test_cfg.score_thr=0.0']
+
+
+@pytest.fixture(scope='module', params=sorted(CONFIGS))
+def trained(request, toy_root, tmp_path_factory):
+    config = CONFIGS[request.param]
+    work_dir = tmp_path_factory.mktemp(request.param)
+    output = run_tool([
+        sys.executable, 'tools/train.py', config, '--work-dir', work_dir,
+        '--cfg-options', *tiny_toy_options(toy_root)
+    ])
+    return config, work_dir, output
+
+
+def test_train_logs_finite_losses(trained):
+    _, work_dir, output = trained
+    losses = [float(v) for v in re.findall(r' loss: ([0-9.naif]+)', output)]
+    assert losses and all(v == v and v < 1e4 for v in losses), losses
+    assert (work_dir / 'epoch_1.pth').is_file()
+
+
+def test_test_tool_reports_mask_ap(trained, toy_root, tmp_path):
+    config, work_dir, _ = trained
+    output = run_tool([
+        sys.executable, 'tools/test.py', config, work_dir / 'epoch_1.pth',
+        '--work-dir', tmp_path, '--show-dir', tmp_path / 'vis',
+        '--cfg-options', *tiny_toy_options(toy_root), *LOW_SCORES
+    ])
+    assert re.search(r'coco/segm_mAP: [0-9.]+', output), output[-2000:]
+    assert list((tmp_path / 'vis').glob('*.png'))
+
+
+def test_inference_benchmark(trained, toy_root):
+    config, work_dir, _ = trained
+    output = run_tool([
+        sys.executable, 'tools/analysis_tools/benchmark.py', config,
+        '--checkpoint', work_dir / 'epoch_1.pth', '--task', 'inference',
+        '--max-iter', 6, '--num-warmup', 1, '--log-interval', 3,
+        '--cfg-options', *tiny_toy_options(toy_root)
+    ])
+    assert re.search(r'[0-9.]+ (img|images?) ?/ ?s|fps', output,
+                     re.IGNORECASE), output[-2000:]
+
+
+@pytest.mark.slow
+def test_polarmask_dist_train_two_cpu_processes(toy_root, tmp_path):
+    args = [
+        'bash', 'tools/dist_train.sh', CONFIGS['PolarMask'], '2',
+        '--work-dir', tmp_path, '--cfg-options', *tiny_toy_options(toy_root)
+    ]
+    # One retry with a new port: the port can be taken between choosing it
+    # and torchrun binding it.
+    try:
+        output = run_tool(args, env={'PORT': str(free_port())})
+    except AssertionError:
+        output = run_tool(args, env={'PORT': str(free_port())})
+    assert 'CPU distributed: gloo, rank 0 of 2' in output
+    assert (tmp_path / 'epoch_1.pth').is_file()
