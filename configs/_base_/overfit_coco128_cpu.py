@@ -7,27 +7,10 @@ _base_ = [
     './default_runtime.py'
 ]
 
-img_scale = (512, 512)
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='LoadAnnotations', with_bbox=True, with_mask=True,
-        poly2mask=False),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(
-        type='LoadAnnotations', with_bbox=True, with_mask=True,
-        poly2mask=False),
-    dict(
-        type='PackDetInputs',
-        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                   'scale_factor'))
-]
+train_pipeline = _base_.train_pipeline
+train_pipeline[2] = dict(type='Resize', scale=(512, 512), keep_ratio=True)
+test_pipeline = _base_.test_pipeline
+test_pipeline[1] = dict(type='Resize', scale=(512, 512), keep_ratio=True)
 train_dataloader = dict(
     batch_size=2,
     num_workers=1,

@@ -4,28 +4,11 @@
 # lr 0.01 (linear scaling; set auto_scale_lr to rescale for other batches).
 _base_ = './polarmask_r50_fpn_1x_coco.py'
 
-train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(
-        type='LoadAnnotations', with_bbox=True, with_mask=True,
-        poly2mask=False),
-    dict(
-        type='RandomResize', scale=[(1333, 640), (1333, 800)],
-        keep_ratio=False),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(type='Resize', scale=(1333, 800), keep_ratio=False),
-    dict(
-        type='LoadAnnotations', with_bbox=True, with_mask=True,
-        poly2mask=False),
-    dict(
-        type='PackDetInputs',
-        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                   'scale_factor'))
-]
+train_pipeline = _base_.train_pipeline
+train_pipeline[2] = dict(
+    type='RandomResize', scale=[(1333, 640), (1333, 800)], keep_ratio=False)
+test_pipeline = _base_.test_pipeline
+test_pipeline[1] = dict(type='Resize', scale=(1333, 800), keep_ratio=False)
 train_dataloader = dict(
     batch_size=2, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
