@@ -12,9 +12,20 @@ from torch import Tensor
 
 from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
 from mmdet.registry import TASK_UTILS
-from mmdet.utils import ConfigType, MultiConfig, OptConfigType
+from mmdet.utils import ConfigType, InstanceList, MultiConfig, OptConfigType
 from mmdet_ext.geometry.ray_targets import decode_rays
 from mmdet_ext.structures.rle_masks import RLEMasks
+from mmdet_ext.task_modules.polar_targets import PositiveTargets
+
+# Defaults shared by the polar heads (as FCOS): focal loss and Normal(0, 0.01)
+# convs with a 0.01 class prior.
+FOCAL_LOSS = dict(
+    type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0)
+NORMAL_INIT = dict(
+    type='Normal',
+    layer='Conv2d',
+    std=0.01,
+    override=dict(type='Normal', name='conv_cls', std=0.01, bias_prob=0.01))
 
 
 class BasePolarHead(BaseDenseHead):
@@ -106,6 +117,32 @@ class BasePolarHead(BaseDenseHead):
             [x.permute(0, 2, 3, 1).reshape(x.shape[0], -1, x.shape[1])
              for x in mlvl],
             dim=1)
+
+    def _batch_targets(self, points: Tensor, strides: Tensor,
+                       flat_cls: Tensor, flat_rays: Tensor,
+                       batch_gt_instances: InstanceList
+                       ) -> Tuple[Tensor, PositiveTargets]:
+        """Targets of a batch through ``self.target_builder``.
+
+        Args:
+            points (Tensor): All points (P, 2).
+            strides (Tensor): Stride of each point (P, ).
+            flat_cls (Tensor): Class logits (B, P, num_classes).
+            flat_rays (Tensor): Predicted rays (B, P, K), with gradient.
+            batch_gt_instances (list[:obj:`InstanceData`]): GT per image.
+
+        Returns:
+            tuple: Class targets (B * P, ) and the positives of the batch,
+            whose point indices index the flattened (B * P) points.
+        """
+        labels, positives = [], []
+        for i, gt_instances in enumerate(batch_gt_instances):
+            img_labels, img_pos = self.target_builder.build(
+                points, strides, flat_cls[i].detach(), flat_rays[i],
+                gt_instances)
+            labels.append(img_labels)
+            positives.append(img_pos.offset_points(i * len(points)))
+        return torch.cat(labels), PositiveTargets.cat(positives)
 
     def _polygon_results(self,
                          scores: Tensor,

@@ -14,7 +14,9 @@ from mmdet.registry import MODELS
 from mmdet.structures.bbox import distance2bbox
 from mmdet.utils import (ConfigType, InstanceList, MultiConfig,
                          OptConfigType, OptInstanceList, reduce_mean)
-from mmdet_ext.models.dense_heads import BasePolarHead
+from mmdet_ext.models.dense_heads.base_polar_head import (FOCAL_LOSS,
+                                                       NORMAL_INIT,
+                                                       BasePolarHead)
 from mmdet_ext.task_modules import PolarTargetBuilder, PositiveTargets
 
 INF = 1e8
@@ -110,12 +112,7 @@ class PolarMaskHead(BasePolarHead):
                  norm_cfg: ConfigType = dict(
                      type='GN', num_groups=32, requires_grad=True),
                  target_builder: ConfigType = dict(),
-                 loss_cls: ConfigType = dict(
-                     type='FocalLoss',
-                     use_sigmoid=True,
-                     gamma=2.0,
-                     alpha=0.25,
-                     loss_weight=1.0),
+                 loss_cls: ConfigType = FOCAL_LOSS,
                  loss_bbox: ConfigType = dict(type='IoULoss', loss_weight=1.0),
                  loss_polar: ConfigType = dict(
                      type='PolarIoULoss', loss_weight=1.0),
@@ -126,15 +123,7 @@ class PolarMaskHead(BasePolarHead):
                  loss_dice: OptConfigType = None,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
-                 init_cfg: MultiConfig = dict(
-                     type='Normal',
-                     layer='Conv2d',
-                     std=0.01,
-                     override=dict(
-                         type='Normal',
-                         name='conv_cls',
-                         std=0.01,
-                         bias_prob=0.01))) -> None:
+                 init_cfg: MultiConfig = NORMAL_INIT) -> None:
         super().__init__(
             num_classes=num_classes,
             in_channels=in_channels,
@@ -286,20 +275,15 @@ class PolarMaskHead(BasePolarHead):
             [s.shape[-2:] for s in cls_scores], device)
         flat_cls = self._flatten_levels(cls_scores)
         flat_rays = self._flatten_levels(ray_preds)
-        labels, positives = [], []
-        for i, gt_instances in enumerate(batch_gt_instances):
-            img_labels, img_pos = self.target_builder.build(
-                points, point_strides, flat_cls[i].detach(), flat_rays[i],
-                gt_instances)
-            labels.append(img_labels)
-            positives.append(img_pos.offset_points(i * len(points)))
+        labels, pos = self._batch_targets(points, point_strides, flat_cls,
+                                          flat_rays, batch_gt_instances)
         flat_bbox = (
             self._flatten_levels(bbox_preds).flatten(0, 1)
             if self.with_box_branch else None)
         return self._losses(
-            flat_cls.flatten(0, 1), torch.cat(labels),
-            self._flatten_levels(quality_preds).flatten(), flat_bbox,
-            PositiveTargets.cat(positives), len(batch_gt_instances))
+            flat_cls.flatten(0, 1), labels,
+            self._flatten_levels(quality_preds).flatten(), flat_bbox, pos,
+            len(batch_gt_instances))
 
     def _quality_targets(self, pos: PositiveTargets) -> Tensor:
         """Quality target, also the weight of the geometric losses (S, )."""

@@ -12,7 +12,9 @@ from mmdet.models.utils import filter_scores_and_topk, multi_apply
 from mmdet.registry import MODELS
 from mmdet.utils import (ConfigType, InstanceList, MultiConfig,
                          OptConfigType, OptInstanceList, reduce_mean)
-from mmdet_ext.models.dense_heads import BasePolarHead
+from mmdet_ext.models.dense_heads.base_polar_head import (FOCAL_LOSS,
+                                                       NORMAL_INIT,
+                                                       BasePolarHead)
 from mmdet_ext.task_modules import PolarTargetBuilder, PositiveTargets
 
 
@@ -70,12 +72,7 @@ class PolarNeXtHead(BasePolarHead):
                  norm_cfg: ConfigType = dict(
                      type='GN', num_groups=32, requires_grad=True),
                  target_builder: ConfigType = dict(),
-                 loss_cls: ConfigType = dict(
-                     type='FocalLoss',
-                     use_sigmoid=True,
-                     gamma=2.0,
-                     alpha=0.25,
-                     loss_weight=1.0),
+                 loss_cls: ConfigType = FOCAL_LOSS,
                  loss_polar: ConfigType = dict(
                      type='PolarIoULoss', loss_weight=1.0),
                  loss_dice: ConfigType = dict(
@@ -91,15 +88,7 @@ class PolarNeXtHead(BasePolarHead):
                      loss_weight=1.0),
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
-                 init_cfg: MultiConfig = dict(
-                     type='Normal',
-                     layer='Conv2d',
-                     std=0.01,
-                     override=dict(
-                         type='Normal',
-                         name='conv_cls',
-                         std=0.01,
-                         bias_prob=0.01))) -> None:
+                 init_cfg: MultiConfig = NORMAL_INIT) -> None:
         super().__init__(
             num_classes=num_classes,
             in_channels=in_channels,
@@ -205,17 +194,10 @@ class PolarNeXtHead(BasePolarHead):
         flat_rays = self._flatten_levels(ray_preds)
         flat_quality = self._flatten_levels(quality_preds)[..., 0]
 
-        labels, positives = [], []
-        for i, gt_instances in enumerate(batch_gt_instances):
-            img_labels, img_pos = self.target_builder.build(
-                points, point_strides, flat_cls[i].detach(), flat_rays[i],
-                gt_instances)
-            labels.append(img_labels)
-            positives.append(img_pos.offset_points(i * len(points)))
-        pos = PositiveTargets.cat(positives)
+        labels, pos = self._batch_targets(points, point_strides, flat_cls,
+                                          flat_rays, batch_gt_instances)
         return self._losses(
-            flat_cls.flatten(0, 1), torch.cat(labels), flat_quality.flatten(),
-            pos)
+            flat_cls.flatten(0, 1), labels, flat_quality.flatten(), pos)
 
     def _losses(self, cls_logits: Tensor, labels: Tensor, quality: Tensor,
                 pos: PositiveTargets) -> Dict[str, Tensor]:
