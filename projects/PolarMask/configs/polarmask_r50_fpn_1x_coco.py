@@ -25,19 +25,7 @@ optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0001),
     paramwise_cfg=dict(bias_lr_mult=2., bias_decay_mult=0.),
     clip_grad=dict(max_norm=35, norm_type=2))
-param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1.0 / 3,
-        by_epoch=False,
-        begin=0,
-        end=500),
-    dict(
-        type='MultiStepLR',
-        begin=0,
-        end=12,
-        by_epoch=True,
-        milestones=[8, 11],
-        gamma=0.1)
-]
+# Official warm-up: 500 iterations from 1/3 of the lr; steps at 8 and 11 (as the base).
+param_scheduler = _base_.param_scheduler
+param_scheduler[0].start_factor = 1.0 / 3
 auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -15,18 +15,6 @@ val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 train_cfg = dict(max_epochs=26)
-param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1.0 / 3,
-        by_epoch=False,
-        begin=0,
-        end=2000),
-    dict(
-        type='MultiStepLR',
-        begin=0,
-        end=26,
-        by_epoch=True,
-        milestones=[18, 24],
-        gamma=0.1)
-]
+param_scheduler = _base_.param_scheduler
+param_scheduler[0].end = 2000
+param_scheduler[1].update(end=26, milestones=[18, 24])
