@@ -4,17 +4,33 @@ MMDetection's ``InferenceBenchmark`` moves the model with ``.cuda()``, synchroni
 ``torch.cuda.synchronize()`` and reports CUDA memory, so ``benchmark.py --task inference``
 fails on a CPU machine. This subclass follows the chosen device: CUDA when present (as
 upstream), otherwise the CPU, where it reports peak resident memory instead.
-"""
-import time
-from typing import List, Optional
 
+Polar heads (PolarNeXt, PolarMask) have a ``test_cfg.mask_output`` switch: off, they return
+polygons only (the papers' FPS protocol), on, also the RLE masks that ``CocoMetric`` needs.
+The benchmark times both on every image, alternately, so both see the same load.
+"""
+import argparse
+import copy
+import os
+import statistics
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
 import torch
 import torch.nn as nn
 from mmcv.cnn import fuse_conv_bn
+from mmengine.config import ConfigDict
 from mmengine.device import get_max_cuda_memory
 from mmengine.runner import load_checkpoint
+from mmengine.structures import InstanceData
+from torch import Tensor
 
 from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
+from mmdet.structures.mask import PolygonMasks
 from mmdet.utils.benchmark import (InferenceBenchmark, print_log,
                                    print_process_memory)
 
@@ -22,6 +38,47 @@ from mmdet.utils.benchmark import (InferenceBenchmark, print_log,
 def default_device() -> torch.device:
     """CUDA when available, else the CPU."""
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+
+
+def mask_output_modules(model: nn.Module) -> List[nn.Module]:
+    """Modules whose ``test_cfg`` has a ``mask_output`` switch (the polar
+    heads; empty for other models)."""
+    return [
+        module for module in model.modules()
+        if isinstance(getattr(module, 'test_cfg', None), dict)
+        and 'mask_output' in module.test_cfg
+    ]
+
+
+def has_mask_output(model: nn.Module) -> bool:
+    """True for a model with a ``test_cfg.mask_output`` switch."""
+    return bool(mask_output_modules(model))
+
+
+@contextmanager
+def mask_output(model: nn.Module, enabled: Optional[bool]) -> Iterator[None]:
+    """Set ``test_cfg.mask_output`` of every polar head of ``model`` for the
+    duration of the block (``None`` leaves the config as it is).
+
+    Args:
+        model (nn.Module): Detector.
+        enabled (bool, optional): Produce masks or polygons only.
+    """
+    modules = mask_output_modules(model) if enabled is not None else []
+    saved = [module.test_cfg['mask_output'] for module in modules]
+    for module in modules:
+        module.test_cfg['mask_output'] = enabled
+    try:
+        yield
+    finally:
+        for module, value in zip(modules, saved):
+            module.test_cfg['mask_output'] = value
+
+
+def mask_mode_name(enabled: Optional[bool]) -> str:
+    """Label of a ``mask_output`` mode in the log."""
+    return {None: 'as configured', False: 'without mask generation',
+            True: 'with mask generation'}[enabled]
 
 
 class DeviceInferenceBenchmark(InferenceBenchmark):
@@ -39,6 +96,10 @@ class DeviceInferenceBenchmark(InferenceBenchmark):
         log_interval (int): Logging interval.
         num_warmup (int): Untimed warm-up images.
         num_threads (int, optional): ``torch.set_num_threads`` on CPU.
+        mask_modes (Sequence[bool], optional): ``test_cfg.mask_output``
+            values to time on every image (polar models). ``None`` times
+            ``(False, True)`` for a model with the switch and the model as
+            configured otherwise.
         logger (MMLogger, optional): Logger.
     """
 
@@ -51,12 +112,20 @@ class DeviceInferenceBenchmark(InferenceBenchmark):
                  log_interval: int = 50,
                  num_warmup: int = 5,
                  num_threads: Optional[int] = None,
+                 mask_modes: Optional[Sequence[bool]] = None,
                  logger=None):
         self.device = torch.device(device) if device else default_device()
         if num_threads and self.device.type == 'cpu':
             torch.set_num_threads(num_threads)
         super().__init__(cfg, checkpoint, False, is_fuse_conv_bn, max_iter,
                          log_interval, num_warmup, logger)
+        if mask_modes is None:
+            mask_modes = (False, True) if has_mask_output(self.model) \
+                else (None, )
+        elif not has_mask_output(self.model):
+            raise ValueError('mask_modes given, but the model has no '
+                             'test_cfg.mask_output switch (not a polar head)')
+        self.mask_modes = tuple(mask_modes)
 
     def _init_model(self, checkpoint: Optional[str],
                     is_fuse_conv_bn: bool) -> nn.Module:
@@ -81,43 +150,442 @@ class DeviceInferenceBenchmark(InferenceBenchmark):
         rss = self._process.memory_info().rss / 1024**2
         return f'process rss: {rss:.0f} MB'
 
+    def _time_test_step(self, data: dict) -> float:
+        """Seconds of one ``model.test_step`` (synchronised)."""
+        self._synchronize()
+        start_time = time.perf_counter()
+        with torch.no_grad():
+            self.model.test_step(data)
+        self._synchronize()
+        return time.perf_counter() - start_time
+
     def run_once(self) -> dict:
-        """Time ``max_iter`` images after ``num_warmup`` untimed ones."""
-        pure_inf_time = 0.
-        fps = 0.
+        """Time ``max_iter`` images after ``num_warmup`` untimed ones, each
+        image once per mask mode.
+
+        Returns:
+            dict: ``fps`` of the last mode (masks on for a polar model) and
+            ``fps_by_mode`` ({mode: fps}).
+        """
+        total: Dict[Optional[bool], float] = {m: 0. for m in self.mask_modes}
+        done = 0
         for i, data in enumerate(self.data_loader):
-            self._synchronize()
-            start_time = time.perf_counter()
-            with torch.no_grad():
-                self.model.test_step(data)
-            self._synchronize()
-            elapsed = time.perf_counter() - start_time
+            for mode in self.mask_modes:
+                with mask_output(self.model, mode):
+                    elapsed = self._time_test_step(data)
+                if i >= self.num_warmup:
+                    total[mode] += elapsed
             if i >= self.num_warmup:
-                pure_inf_time += elapsed
                 done = i + 1 - self.num_warmup
-                fps = done / pure_inf_time
                 if (i + 1) % self.log_interval == 0:
                     print_log(
                         f'Done image [{i + 1:<3}/{self.max_iter}], '
-                        f'fps: {fps:.2f} img/s, times per image: '
-                        f'{1000 / fps:.1f} ms/img, {self._memory_message()}',
-                        self.logger)
+                        f'{self._fps_message(total, done)}, '
+                        f'{self._memory_message()}', self.logger)
             if i + 1 == self.max_iter:
                 break
-        if pure_inf_time == 0:
+        if done == 0 or min(total.values()) == 0:
             raise RuntimeError(
                 f'no image was timed: the test set has fewer than '
                 f'num_warmup + 1 = {self.num_warmup + 1} images')
-        return {'fps': fps}
+        fps_by_mode = {mode: done / t for mode, t in total.items()}
+        return {'fps': fps_by_mode[self.mask_modes[-1]],
+                'fps_by_mode': fps_by_mode}
+
+    def _fps_message(self, total: Dict[Optional[bool], float],
+                     done: int) -> str:
+        """``fps: ... img/s, times per image: ... ms/img`` per mode."""
+        parts = []
+        for mode, seconds in total.items():
+            fps = done / seconds
+            label = '' if mode is None else f' ({mask_mode_name(mode)})'
+            parts.append(f'fps{label}: {fps:.2f} img/s, times per image: '
+                         f'{1000 / fps:.1f} ms/img')
+        return ', '.join(parts)
 
     def average_multiple_runs(self, results: List[dict]) -> dict:
-        fps_list = [round(result['fps'], 2) for result in results]
-        avg_fps = sum(fps_list) / len(fps_list)
+        by_mode = {}
         print_log('============== Done ==================', self.logger)
-        print_log(
-            f'Overall fps: {fps_list}[{avg_fps:.2f}] img/s, times per image: '
-            f'{1000 / avg_fps:.1f} ms/img on {self.device}', self.logger)
+        for mode in self.mask_modes:
+            fps_list = [round(r['fps_by_mode'][mode], 2) for r in results]
+            avg_fps = sum(fps_list) / len(fps_list)
+            by_mode[mode] = avg_fps
+            label = '' if mode is None else f' {mask_mode_name(mode)}'
+            print_log(
+                f'Overall fps{label}: {fps_list}[{avg_fps:.2f}] img/s, '
+                f'times per image: {1000 / avg_fps:.1f} ms/img on '
+                f'{self.device}', self.logger)
+        if len(self.mask_modes) == 2:
+            print_log(
+                f'mask generation costs '
+                f'{1000 / by_mode[True] - 1000 / by_mode[False]:.1f} '
+                'ms/img', self.logger)
         print_log(self._memory_message(), self.logger)
         print_process_memory(self._process, self.logger)
-        return {'avg_fps': avg_fps, 'fps_list': fps_list,
+        return {'avg_fps': by_mode[self.mask_modes[-1]],
+                'avg_fps_by_mode': by_mode,
                 'device': str(self.device)}
+
+
+# ---------------------------------------------------------------------------
+# Helpers of the model comparisons (tools/analysis_tools/compare_models.py,
+# benchmark_polarnext.py): timing, plain-text tables, synthetic inputs and
+# detections forced on randomly initialised models.
+# ---------------------------------------------------------------------------
+# Score spread given to the forced candidates: the best one gets a logit
+# this much above the score threshold (sigmoid(-2.9 + 6) = 0.96 for FCOS),
+# so scores look like a trained model's and SOLOv2's Matrix NMS decay does
+# not push every candidate under its ``filter_thr``.
+FORCED_LOGIT_SPAN = 6.0
+# Logit of the classes that are never detected (sigmoid(-20) ~ 2e-9).
+SILENT_CLS_BIAS = -20.0
+# Forced ray length in strides: polygons of radius 4 strides (32 px on P3
+# ... 512 px on P7), i.e. real-sized masks.
+FORCED_RAY_BIAS = 4.0
+# FCOS-style box sides are exp(conv) pixels at test time: 32 px boxes.
+FORCED_EXP_REG_BIAS = float(np.log(32.0))
+# Softmax logit of class 0 in a two-stage box head: every proposal becomes
+# a class-0 detection with score ~1.
+FORCED_SOFTMAX_LOGIT = 10.0
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued kernels so wall-clock times are complete."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+class StageTimer:
+    """Wall-clock samples per named stage.
+
+    Args:
+        device (torch.device): Device to synchronise before and after
+            each stage.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.samples: Dict[str, List[float]] = defaultdict(list)
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        synchronize(self.device)
+        start = time.perf_counter()
+        yield
+        synchronize(self.device)
+        self.samples[name].append(time.perf_counter() - start)
+
+    def ms(self, name: str) -> float:
+        """Median of the samples of ``name`` in milliseconds (nan if
+        never timed)."""
+        values = self.samples.get(name)
+        return 1000 * statistics.median(values) if values else float('nan')
+
+    def spread(self, name: str) -> Tuple[float, float]:
+        """(min, max) of the samples of ``name`` in milliseconds."""
+        values = self.samples.get(name) or [float('nan')]
+        return 1000 * min(values), 1000 * max(values)
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
+                 title: str) -> str:
+    """Plain-text table: first column left-aligned, the others right.
+
+    Args:
+        headers (Sequence[str]): Column titles.
+        rows (Sequence[Sequence[str]]): Cells, already formatted.
+        title (str): Line printed above the table.
+
+    Returns:
+        str: The table, lines joined by newlines.
+    """
+    widths = [
+        max(len(str(cell)) for cell in column)
+        for column in zip(headers, *rows)
+    ]
+
+    def line(cells):
+        return '  '.join(
+            str(cell).ljust(width) if i == 0 else str(cell).rjust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths)))
+
+    rule = '-' * len(line(headers))
+    return '\n'.join([title, rule, line(headers), rule] +
+                     [line(row) for row in rows] + [rule])
+
+
+def markdown_table(headers: Sequence[str],
+                   rows: Sequence[Sequence[str]]) -> str:
+    """GitHub Markdown table; the first column left-, the others
+    right-aligned."""
+    align = [':---'] + ['---:'] * (len(headers) - 1)
+    lines = [headers, align] + [list(row) for row in rows]
+    return '\n'.join('| ' + ' | '.join(str(c) for c in cells) + ' |'
+                     for cells in lines)
+
+
+def fmt_ms(value: float) -> str:
+    """Milliseconds with a precision that suits their magnitude."""
+    if value != value:  # nan
+        return 'n/a'
+    return f'{value:.1f}' if value >= 10 else f'{value:.2f}'
+
+
+def fmt_ratio(value: float) -> str:
+    """A ratio as ``'1.03x'`` (``'n/a'`` for nan)."""
+    return 'n/a' if value != value else f'{value:.2f}x'
+
+
+def parse_size(text: str) -> Tuple[int, int]:
+    """``'800x1333'`` -> (800, 1333) as (height, width)."""
+    try:
+        height, width = (int(v) for v in text.lower().split('x'))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'size must look like HEIGHTxWIDTH, got {text!r}')
+    if height < 32 or width < 32:
+        raise argparse.ArgumentTypeError(f'size too small: {text!r}')
+    return height, width
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, comma separated."""
+    return ', '.join(f'{v:.2f}' for v in os.getloadavg())
+
+
+def contention_warning(device: torch.device,
+                       own_load: float = 0.0) -> Optional[str]:
+    """A warning when other processes compete for the cores that the torch
+    threads need.
+
+    Multi-threaded CPU ops wait at a barrier for all their threads; when a
+    core is busy elsewhere, a descheduled thread stalls every op (on a
+    2-core machine running another job, 2 threads made small ops ~15x and
+    the whole forward ~2x slower than 1 thread).
+
+    Args:
+        device (torch.device): Benchmark device (only CPU is checked).
+        own_load (float): Part of the 1-minute load average that is this
+            process (its thread count after a busy minute, else 0).
+    """
+    threads = torch.get_num_threads()
+    load, cpus = os.getloadavg()[0], os.cpu_count() or 1
+    # About one core busy elsewhere (the 1-minute average lags behind).
+    others = max(load - own_load, 0.0)
+    if device.type != 'cpu' or threads < 2 or others + threads <= cpus + 1:
+        return None
+    return (f'  warning: load average {load:.2f} on {cpus} CPUs with '
+            f'{threads} threads: other processes compete for the cores, '
+            'times are inflated (use an idle machine or --threads 1)')
+
+
+def without_pretrained(model_cfg: ConfigDict) -> ConfigDict:
+    """Copy of a model config whose backbone downloads nothing."""
+    model_cfg = copy.deepcopy(model_cfg)
+    if 'backbone' in model_cfg:
+        model_cfg.backbone.init_cfg = None
+    return model_cfg
+
+
+def build_model(cfg: ConfigDict, device: torch.device) -> nn.Module:
+    """Build and randomly initialise a detector on ``device`` (no
+    pretrained weights are downloaded)."""
+    model = MODELS.build(without_pretrained(cfg))
+    model.init_weights()
+    return model.to(device)
+
+
+def dense_head(model: nn.Module) -> Optional[nn.Module]:
+    """The single-stage head that post-processes (``bbox_head`` or SOLO's
+    ``mask_head``), or None for a two-stage model."""
+    if hasattr(model, 'roi_head'):
+        return None
+    head = getattr(model, 'bbox_head', None)
+    return head if head is not None else getattr(model, 'mask_head', None)
+
+
+def class_logits(model: nn.Module, inputs: Tensor) -> List[Tensor]:
+    """Outputs of the head's ``conv_cls`` on every level, (B, C, H, W)."""
+    head = dense_head(model)
+    outputs = []
+    handle = head.conv_cls.register_forward_hook(
+        lambda module, args, output: outputs.append(output))
+    try:
+        head.forward(model.extract_feat(inputs))
+    finally:
+        handle.remove()
+    return outputs
+
+
+@torch.no_grad()
+def force_detections(model: nn.Module, inputs: Tensor,
+                     num_candidates: int) -> None:
+    """Make a randomly initialised detector detect like a trained one.
+
+    With random weights no location passes the score threshold (or, with a
+    raised bias, every location and class does), so post-processing and
+    mask generation would not be timed. For a single-stage head the class-0
+    logit of ``conv_cls`` is calibrated so that exactly ``num_candidates``
+    locations (over all levels) score above ``score_thr``, with scores
+    spread up to ``FORCED_LOGIT_SPAN`` above it, and the other classes never
+    do; ray / box regressions get real sizes. For a two-stage model every
+    RPN proposal becomes a class-0 detection. Either way, NMS then leaves
+    ``max_per_img`` detections, as a trained model on a crowded image.
+
+    Args:
+        model (nn.Module): Detector in eval mode.
+        inputs (Tensor): The preprocessed image the model will be timed on.
+        num_candidates (int): Locations above the score threshold
+            (single-stage heads).
+    """
+    head = dense_head(model)
+    if head is None:
+        _force_two_stage(model)
+        return
+    conv_cls = head.conv_cls
+    if hasattr(head, 'conv_rays'):
+        _force_ray_lengths(head)
+    if hasattr(head, 'conv_reg'):
+        head.conv_reg.bias.fill_(FORCED_EXP_REG_BIAS)
+    conv_cls.bias.fill_(0.0)
+    logits = torch.cat(
+        [level[:, 0].flatten() for level in class_logits(model, inputs)])
+    logits = logits.float().sort(descending=True).values
+    k = max(1, min(num_candidates, len(logits) - 1))
+    scale = FORCED_LOGIT_SPAN / max(float(logits[0] - logits[k]), 1e-6)
+    conv_cls.weight[0] *= scale
+    score_thr = float(head.test_cfg.get('score_thr', 0.05))
+    threshold = float(np.log(score_thr / (1 - score_thr)))
+    conv_cls.bias.fill_(SILENT_CLS_BIAS)
+    conv_cls.bias[0] = threshold - scale * float(logits[k - 1] +
+                                                 logits[k]) / 2
+
+
+def _force_ray_lengths(head: nn.Module) -> None:
+    """Rays of about ``FORCED_RAY_BIAS`` strides on every level, whichever
+    the parametrisation: PolarNeXt's linear ``Scale * conv * stride`` or
+    PolarMask's ``exp(Scale_l(conv))`` (one learnable scale per level in
+    ``scales_rays``), so that both produce polygons of the same sizes."""
+    scales = getattr(head, 'scales_rays', None)
+    if scales is None:
+        head.conv_rays.bias.fill_(FORCED_RAY_BIAS)
+        return
+    head.conv_rays.bias.fill_(1.0)
+    for scale, stride in zip(scales, head.strides):
+        scale.scale.data.fill_(float(np.log(FORCED_RAY_BIAS * stride)))
+
+
+def _force_two_stage(model: nn.Module) -> None:
+    """Class 0 wins the softmax of the RoI box head on every proposal."""
+    bbox_head = model.roi_head.bbox_head
+    fc_cls = getattr(bbox_head, 'fc_cls', None)
+    if fc_cls is None:
+        raise ValueError(f'{type(bbox_head).__name__} has no fc_cls: cannot '
+                         'force detections')
+    fc_cls.weight.zero_()
+    fc_cls.bias.fill_(0.0)
+    fc_cls.bias[0] = FORCED_SOFTMAX_LOGIT
+
+
+def make_batch(model: nn.Module,
+               size: Tuple[int, int],
+               seed: int,
+               gt_instances: Optional[InstanceData] = None,
+               training: bool = False) -> Tuple[Tensor, List[DetDataSample]]:
+    """A random uint8 image through the model's data preprocessor.
+
+    Args:
+        model (nn.Module): Detector (its ``data_preprocessor`` is used).
+        size (tuple[int, int]): Image (height, width), also the original
+            size (scale factor 1).
+        seed (int): Seed of the image.
+        gt_instances (InstanceData, optional): Ground truth to attach.
+        training (bool): Preprocess in training mode.
+
+    Returns:
+        tuple: ``inputs`` (1, 3, H_pad, W_pad) and the data samples.
+    """
+    data = raw_batch(size, seed, gt_instances)
+    data = model.data_preprocessor(data, training)
+    return data['inputs'], data['data_samples']
+
+
+def raw_batch(size: Tuple[int, int],
+              seed: int,
+              gt_instances: Optional[InstanceData] = None) -> dict:
+    """A random uint8 image (3, H, W) and its sample, as a dataloader
+    yields them (what ``model.test_step`` takes).
+
+    Args:
+        size (tuple[int, int]): Image (height, width), also the original
+            size (scale factor 1).
+        seed (int): Seed of the image.
+        gt_instances (InstanceData, optional): Ground truth to attach.
+
+    Returns:
+        dict: ``inputs`` (list of one uint8 tensor) and ``data_samples``.
+    """
+    height, width = size
+    generator = torch.Generator().manual_seed(seed)
+    image = torch.randint(
+        0, 256, (3, height, width), dtype=torch.uint8, generator=generator)
+    sample = DetDataSample(
+        metainfo=dict(
+            img_id=0,
+            img_path='',
+            img_shape=(height, width),
+            ori_shape=(height, width),
+            pad_shape=(height, width),
+            scale_factor=(1.0, 1.0)))
+    if gt_instances is not None:
+        sample.gt_instances = gt_instances
+    return dict(inputs=[image], data_samples=[sample])
+
+
+def star_polygon(centre: np.ndarray, radius: float, num_vertices: int,
+                 rng: np.random.Generator) -> np.ndarray:
+    """A random simple polygon, star-shaped around ``centre``; flat
+    [x0, y0, x1, y1, ...] float64 like COCO annotations."""
+    angles = np.sort(rng.uniform(0, 2 * np.pi, num_vertices))
+    lengths = radius * rng.uniform(0.5, 1.0, num_vertices)
+    xy = centre + lengths[:, None] * np.stack(
+        [np.cos(angles), np.sin(angles)], -1)
+    return xy.reshape(-1)
+
+
+def synthetic_gt(num_objects: int, size: Tuple[int, int], num_classes: int,
+                 rng: np.random.Generator) -> InstanceData:
+    """COCO-like ground truth: polygons of 8-40 vertices, radii log-uniform
+    from 4 px to 35 % of the short side, about one object in four in two
+    parts (occlusion), all inside the image.
+
+    Returns:
+        InstanceData: ``labels`` (N, ), ``masks`` (``PolygonMasks``) and
+        ``bboxes`` (N, 4).
+    """
+    height, width = size
+    polygons, boxes = [], []
+    for _ in range(num_objects):
+        radius = float(
+            np.exp(rng.uniform(np.log(4.0), np.log(0.35 * min(size)))))
+        centre = rng.uniform((radius, radius),
+                             (width - radius, height - radius))
+        parts = [star_polygon(centre, radius, int(rng.integers(8, 41)), rng)]
+        if rng.random() < 0.25:
+            offset = rng.uniform(-1.5, 1.5, 2) * radius
+            second = np.clip(centre + offset, 0, (width - 1, height - 1))
+            parts.append(
+                star_polygon(second, 0.4 * radius, int(rng.integers(8, 21)),
+                             rng))
+        parts = [
+            np.stack([p[0::2].clip(0, width - 1), p[1::2].clip(0, height - 1)],
+                     -1).reshape(-1) for p in parts
+        ]
+        xy = np.concatenate([p.reshape(-1, 2) for p in parts])
+        polygons.append(parts)
+        boxes.append([*xy.min(0), *xy.max(0)])
+    return InstanceData(
+        labels=torch.from_numpy(
+            rng.integers(0, num_classes, num_objects)).long(),
+        masks=PolygonMasks(polygons, height, width),
+        bboxes=torch.tensor(boxes, dtype=torch.float32))

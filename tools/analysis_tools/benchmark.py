@@ -1,5 +1,7 @@
 # MMDetection's benchmark tool; `--task inference` runs on CPU as well as CUDA
-# (see mmdet_ext/utils/benchmark.py). Usage is unchanged, plus --device, --num-threads.
+# (see mmdet_ext/utils/benchmark.py). Usage is unchanged, plus --device, --num-threads
+# and, for polar models, --mask-output: by default every image is timed without and with
+# the polygon-to-mask step (test_cfg.mask_output False / True) and both FPS are reported.
 import argparse
 import os
 import os.path as osp
@@ -55,6 +57,12 @@ def parse_args():
         default=None,
         help='torch threads for CPU inference (default: torch default)')
     parser.add_argument(
+        '--mask-output',
+        choices=['both', 'on', 'off'],
+        default='both',
+        help='polar models: time without (off) and/or with (on) mask '
+        'generation (test_cfg.mask_output); ignored for other models')
+    parser.add_argument(
         '--dataset-type',
         choices=['train', 'val', 'test'],
         default='test',
@@ -67,9 +75,26 @@ def parse_args():
     return parse_common(parser)
 
 
+MASK_MODES = dict(both=(False, True), on=(True, ), off=(False, ))
+
+
+def polar_config(cfg) -> bool:
+    """Whether the model config has a ``test_cfg.mask_output`` switch."""
+    model = cfg.get('model', {})
+    cfgs = [model.get('test_cfg', None)] + [
+        model.get(key, {}).get('test_cfg', None)
+        for key in ('bbox_head', 'mask_head')
+    ]
+    return any(c is not None and 'mask_output' in c for c in cfgs)
+
+
 def inference_benchmark(args, cfg, distributed, logger):
     if distributed:
         raise SystemExit('error: the inference benchmark runs on one device')
+    if not args.checkpoint:
+        logger.warning(
+            'no --checkpoint: timing a randomly initialised model, whose '
+            'post-processing (few or no detections) is not representative')
     return DeviceInferenceBenchmark(
         cfg,
         args.checkpoint,
@@ -79,6 +104,8 @@ def inference_benchmark(args, cfg, distributed, logger):
         log_interval=args.log_interval,
         num_warmup=args.num_warmup,
         num_threads=args.num_threads,
+        mask_modes=MASK_MODES[args.mask_output] if polar_config(cfg) else
+        None,
         logger=logger)
 
 

@@ -37,11 +37,8 @@ import copy
 import os
 import os.path as osp
 import platform
-import statistics
 import sys
-import time
 from collections import defaultdict
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -61,10 +58,8 @@ from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.structures import InstanceData  # noqa: E402
 from pycocotools import mask as mask_utils  # noqa: E402
 
-from mmdet.registry import MODELS  # noqa: E402
 from mmdet.structures import DetDataSample  # noqa: E402
-from mmdet.structures.mask import (PolygonMasks,  # noqa: E402
-                                   encode_mask_results)
+from mmdet.structures.mask import encode_mask_results  # noqa: E402
 from mmdet_ext.geometry.hard_rasterizer import \
     polygons_to_crop_masks  # noqa: E402
 from mmdet_ext.geometry.ray_origin import compute_ray_origins  # noqa: E402
@@ -72,12 +67,22 @@ from mmdet_ext.structures.rle_masks import RLEMasks  # noqa: E402
 from mmdet_ext.task_modules import PositiveTargets  # noqa: E402
 from mmdet_ext.task_modules.polar_targets import \
     gt_polygons  # noqa: E402
+from mmdet_ext.utils.benchmark import (StageTimer,  # noqa: E402,F401
+                                       build_model, contention_warning,
+                                       dense_head, fmt_ms, fmt_ratio,
+                                       force_detections, format_table,
+                                       make_batch, parse_size,
+                                       synthetic_gt, without_pretrained)
 
 REPO_ROOT = _bootstrap.REPO_ROOT
 POLARNEXT_CONFIG = osp.join(REPO_ROOT, 'projects', 'PolarNeXt', 'configs',
                             'polarnext_r50-torch_fpn_1x_coco.py')
 SOLOV2_CONFIG = osp.join(REPO_ROOT, 'configs', 'solov2',
                          'solov2_r50_fpn_1x_coco.py')
+# MMDetection's own FCOS config, shipped with the package.
+FCOS_CONFIG = osp.join(
+    osp.dirname(mmdet.__file__), '.mim', 'configs', 'fcos',
+    'fcos_r50-caffe_fpn_gn-head_1x_coco.py')
 
 # Row labels of the inference table.
 POLARNEXT_OFF = 'PolarNeXt R-50 (masks off)'
@@ -91,18 +96,6 @@ FORWARD_RATIO_GOAL = 1.05
 MASK_TIME_GOAL_MS = 5.0
 MASK_SPEEDUP_GOAL = 10.0
 
-# Score spread given to the forced candidates: the best one gets a logit
-# this much above the score threshold (sigmoid(-2.9 + 6) = 0.96 for FCOS),
-# so scores look like a trained model's and SOLOv2's Matrix NMS decay does
-# not push every candidate under its ``filter_thr``.
-FORCED_LOGIT_SPAN = 6.0
-# Logit of the classes that are never detected (sigmoid(-20) ~ 2e-9).
-SILENT_CLS_BIAS = -20.0
-# PolarNeXt rays are Scale * conv * stride: a bias of 4 gives polygons of
-# radius 4 strides (32 px on P3 ... 512 px on P7), i.e. real-sized masks.
-FORCED_RAY_BIAS = 4.0
-# FCOS box sides are exp(conv) pixels at test time: 32 px boxes.
-FORCED_FCOS_REG_BIAS = float(np.log(32.0))
 
 
 # ---------------------------------------------------------------- helpers
@@ -111,98 +104,9 @@ def default_device() -> str:
     return 'cuda' if torch.cuda.is_available() else 'cpu'
 
 
-def synchronize(device: torch.device) -> None:
-    """Wait for queued kernels so wall-clock times are complete."""
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-class StageTimer:
-    """Wall-clock samples per named stage.
-
-    Args:
-        device (torch.device): Device to synchronise before and after
-            each stage.
-    """
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.samples: Dict[str, List[float]] = defaultdict(list)
-
-    @contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
-        synchronize(self.device)
-        start = time.perf_counter()
-        yield
-        synchronize(self.device)
-        self.samples[name].append(time.perf_counter() - start)
-
-    def ms(self, name: str) -> float:
-        """Median of the samples of ``name`` in milliseconds (nan if
-        never timed)."""
-        values = self.samples.get(name)
-        return 1000 * statistics.median(values) if values else float('nan')
-
-    def spread(self, name: str) -> Tuple[float, float]:
-        """(min, max) of the samples of ``name`` in milliseconds."""
-        values = self.samples.get(name) or [float('nan')]
-        return 1000 * min(values), 1000 * max(values)
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
-                 title: str) -> str:
-    """Plain-text table: first column left-aligned, the others right.
-
-    Args:
-        headers (Sequence[str]): Column titles.
-        rows (Sequence[Sequence[str]]): Cells, already formatted.
-        title (str): Line printed above the table.
-
-    Returns:
-        str: The table, lines joined by newlines.
-    """
-    widths = [
-        max(len(str(cell)) for cell in column)
-        for column in zip(headers, *rows)
-    ]
-
-    def line(cells):
-        return '  '.join(
-            str(cell).ljust(width) if i == 0 else str(cell).rjust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths)))
-
-    rule = '-' * len(line(headers))
-    return '\n'.join([title, rule, line(headers), rule] +
-                     [line(row) for row in rows] + [rule])
-
-
-def fmt_ms(value: float) -> str:
-    """Milliseconds with a precision that suits their magnitude."""
-    if value != value:  # nan
-        return 'n/a'
-    return f'{value:.1f}' if value >= 10 else f'{value:.2f}'
-
-
-def fmt_ratio(value: float) -> str:
-    """A ratio as ``'1.03x'`` (``'n/a'`` for nan)."""
-    return 'n/a' if value != value else f'{value:.2f}x'
-
-
 def goal_line(description: str, met: bool, detail: str) -> str:
     """``'  goal <description>: MET (<detail>)'`` or ``NOT MET``."""
     return f'  goal {description}: {"MET" if met else "NOT MET"} ({detail})'
-
-
-def parse_size(text: str) -> Tuple[int, int]:
-    """``'800x1333'`` -> (800, 1333) as (height, width)."""
-    try:
-        height, width = (int(v) for v in text.lower().split('x'))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f'size must look like HEIGHTxWIDTH, got {text!r}')
-    if height < 32 or width < 32:
-        raise argparse.ArgumentTypeError(f'size too small: {text!r}')
-    return height, width
 
 
 # ----------------------------------------------------------------- models
@@ -214,8 +118,8 @@ def polarnext_model_cfg() -> ConfigDict:
 
 
 def fcos_model_cfg(backbone_style: str = 'caffe') -> ConfigDict:
-    """FCOS R-50 FPN with GN head, as in MMDetection's
-    ``configs/fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py`` (no pretraining).
+    """FCOS R-50 FPN with GN head: the model of MMDetection's shipped
+    ``fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py`` (no pretraining).
 
     Args:
         backbone_style (str): ``'caffe'`` (the MMDetection config: stride
@@ -223,56 +127,12 @@ def fcos_model_cfg(backbone_style: str = 'caffe') -> ConfigDict:
             ``'pytorch'`` (PolarNeXt's backbone and normalisation, for a
             like-for-like head comparison).
     """
-    caffe = backbone_style == 'caffe'
-    return ConfigDict(
-        type='FCOS',
-        data_preprocessor=dict(
-            type='DetDataPreprocessor',
-            mean=[102.9801, 115.9465, 122.7717]
-            if caffe else [123.675, 116.28, 103.53],
-            std=[1.0, 1.0, 1.0] if caffe else [58.395, 57.12, 57.375],
-            bgr_to_rgb=not caffe,
-            pad_size_divisor=32),
-        backbone=dict(
-            type='ResNet',
-            depth=50,
-            num_stages=4,
-            out_indices=(0, 1, 2, 3),
-            frozen_stages=1,
-            norm_cfg=dict(type='BN', requires_grad=not caffe),
-            norm_eval=True,
-            style=backbone_style,
-            init_cfg=None),
-        neck=dict(
-            type='FPN',
-            in_channels=[256, 512, 1024, 2048],
-            out_channels=256,
-            start_level=1,
-            add_extra_convs='on_output',
-            num_outs=5,
-            relu_before_extra_convs=True),
-        bbox_head=dict(
-            type='FCOSHead',
-            num_classes=80,
-            in_channels=256,
-            stacked_convs=4,
-            feat_channels=256,
-            strides=[8, 16, 32, 64, 128],
-            loss_cls=dict(
-                type='FocalLoss',
-                use_sigmoid=True,
-                gamma=2.0,
-                alpha=0.25,
-                loss_weight=1.0),
-            loss_bbox=dict(type='IoULoss', loss_weight=1.0),
-            loss_centerness=dict(
-                type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0)),
-        test_cfg=dict(
-            nms_pre=1000,
-            min_bbox_size=0,
-            score_thr=0.05,
-            nms=dict(type='nms', iou_threshold=0.5),
-            max_per_img=100))
+    cfg = without_pretrained(Config.fromfile(FCOS_CONFIG).model)
+    if backbone_style == 'pytorch':
+        polarnext = polarnext_model_cfg()
+        cfg.data_preprocessor = polarnext.data_preprocessor
+        cfg.backbone = polarnext.backbone
+    return cfg
 
 
 def solov2_model_cfg() -> ConfigDict:
@@ -280,107 +140,6 @@ def solov2_model_cfg() -> ConfigDict:
     cfg = Config.fromfile(SOLOV2_CONFIG).model
     cfg.backbone.init_cfg = None
     return cfg
-
-
-def build_model(cfg: ConfigDict, device: torch.device) -> nn.Module:
-    """Build and randomly initialise a detector on ``device``."""
-    model = MODELS.build(copy.deepcopy(cfg))
-    model.init_weights()
-    return model.to(device)
-
-
-def dense_head(model: nn.Module) -> nn.Module:
-    """The head that post-processes: ``bbox_head`` or SOLO's
-    ``mask_head``."""
-    head = getattr(model, 'bbox_head', None)
-    return head if head is not None else model.mask_head
-
-
-def class_logits(model: nn.Module, inputs: Tensor) -> List[Tensor]:
-    """Outputs of the head's ``conv_cls`` on every level, (B, C, H, W)."""
-    outputs = []
-    handle = dense_head(model).conv_cls.register_forward_hook(
-        lambda module, args, output: outputs.append(output))
-    try:
-        dense_head(model).forward(model.extract_feat(inputs))
-    finally:
-        handle.remove()
-    return outputs
-
-
-@torch.no_grad()
-def force_detections(model: nn.Module, inputs: Tensor,
-                     num_candidates: int) -> None:
-    """Make exactly ``num_candidates`` locations (over all levels) score
-    above the head's ``score_thr`` for class 0, and no location for the
-    other classes; give the regressed shapes real sizes.
-
-    With random weights no location would pass the threshold (or, with a
-    raised bias, every location and class would). Calibrating the class-0
-    logit instead gives every model the same number of candidates, scores
-    spread up to ``FORCED_LOGIT_SPAN`` above the threshold, and enough
-    survivors of NMS to fill ``max_per_img``, as a trained model would on a
-    crowded image.
-
-    Args:
-        model (nn.Module): Detector in eval mode.
-        inputs (Tensor): The preprocessed image the model will be timed on.
-        num_candidates (int): Locations above the score threshold.
-    """
-    head = dense_head(model)
-    conv_cls = head.conv_cls
-    if hasattr(head, 'conv_rays'):
-        head.conv_rays.bias.fill_(FORCED_RAY_BIAS)
-    if hasattr(head, 'conv_reg'):
-        head.conv_reg.bias.fill_(FORCED_FCOS_REG_BIAS)
-    conv_cls.bias.fill_(0.0)
-    logits = torch.cat(
-        [level[:, 0].flatten() for level in class_logits(model, inputs)])
-    logits = logits.float().sort(descending=True).values
-    k = max(1, min(num_candidates, len(logits) - 1))
-    scale = FORCED_LOGIT_SPAN / max(float(logits[0] - logits[k]), 1e-6)
-    conv_cls.weight[0] *= scale
-    score_thr = float(head.test_cfg.get('score_thr', 0.05))
-    threshold = float(np.log(score_thr / (1 - score_thr)))
-    conv_cls.bias.fill_(SILENT_CLS_BIAS)
-    conv_cls.bias[0] = threshold - scale * float(logits[k - 1] +
-                                                 logits[k]) / 2
-
-
-def make_batch(model: nn.Module,
-               size: Tuple[int, int],
-               seed: int,
-               gt_instances: Optional[InstanceData] = None,
-               training: bool = False) -> Tuple[Tensor, List[DetDataSample]]:
-    """A random uint8 image through the model's data preprocessor.
-
-    Args:
-        model (nn.Module): Detector (its ``data_preprocessor`` is used).
-        size (tuple[int, int]): Image (height, width), also the original
-            size (scale factor 1).
-        seed (int): Seed of the image.
-        gt_instances (InstanceData, optional): Ground truth to attach.
-        training (bool): Preprocess in training mode.
-
-    Returns:
-        tuple: ``inputs`` (1, 3, H_pad, W_pad) and the data samples.
-    """
-    height, width = size
-    generator = torch.Generator().manual_seed(seed)
-    image = torch.randint(
-        0, 256, (3, height, width), dtype=torch.uint8, generator=generator)
-    sample = DetDataSample(
-        metainfo=dict(
-            img_id=0,
-            img_path='',
-            img_shape=(height, width),
-            ori_shape=(height, width),
-            scale_factor=(1.0, 1.0)))
-    if gt_instances is not None:
-        sample.gt_instances = gt_instances
-    data = model.data_preprocessor(
-        dict(inputs=[image], data_samples=[sample]), training)
-    return data['inputs'], data['data_samples']
 
 
 # ------------------------------------------------------------ 1. inference
@@ -699,53 +458,6 @@ def report_mask_generation(timer: StageTimer, agreement: Dict[str, float],
 
 
 # -------------------------------------------------------------- 3. training
-def star_polygon(centre: np.ndarray, radius: float, num_vertices: int,
-                 rng: np.random.Generator) -> np.ndarray:
-    """A random simple polygon, star-shaped around ``centre``; flat
-    [x0, y0, x1, y1, ...] float64 like COCO annotations."""
-    angles = np.sort(rng.uniform(0, 2 * np.pi, num_vertices))
-    lengths = radius * rng.uniform(0.5, 1.0, num_vertices)
-    xy = centre + lengths[:, None] * np.stack(
-        [np.cos(angles), np.sin(angles)], -1)
-    return xy.reshape(-1)
-
-
-def synthetic_gt(num_objects: int, size: Tuple[int, int], num_classes: int,
-                 rng: np.random.Generator) -> InstanceData:
-    """COCO-like ground truth: polygons of 8-40 vertices, radii log-uniform
-    from 4 px to 35 % of the short side, about one object in four in two
-    parts (occlusion), all inside the image.
-
-    Returns:
-        InstanceData: ``labels`` (N, ), ``masks`` (``PolygonMasks``) and
-        ``bboxes`` (N, 4).
-    """
-    height, width = size
-    polygons, boxes = [], []
-    for _ in range(num_objects):
-        radius = float(
-            np.exp(rng.uniform(np.log(4.0), np.log(0.35 * min(size)))))
-        centre = rng.uniform((radius, radius),
-                             (width - radius, height - radius))
-        parts = [star_polygon(centre, radius, int(rng.integers(8, 41)), rng)]
-        if rng.random() < 0.25:
-            offset = rng.uniform(-1.5, 1.5, 2) * radius
-            second = np.clip(centre + offset, 0, (width - 1, height - 1))
-            parts.append(
-                star_polygon(second, 0.4 * radius, int(rng.integers(8, 21)),
-                             rng))
-        parts = [
-            np.stack([p[0::2].clip(0, width - 1), p[1::2].clip(0, height - 1)],
-                     -1).reshape(-1) for p in parts
-        ]
-        xy = np.concatenate([p.reshape(-1, 2) for p in parts])
-        polygons.append(parts)
-        boxes.append([*xy.min(0), *xy.max(0)])
-    return InstanceData(
-        labels=torch.from_numpy(
-            rng.integers(0, num_classes, num_objects)).long(),
-        masks=PolygonMasks(polygons, height, width),
-        bboxes=torch.tensor(boxes, dtype=torch.float32))
 
 
 def timed_build(builder, points: Tensor, strides: Tensor, cls_logits: Tensor,
@@ -1082,32 +794,6 @@ def header(args: argparse.Namespace, device: torch.device) -> str:
         f'{args.candidates} candidates above score_thr'
         + (' | QUICK' if args.quick else ''),
     ])
-
-
-def contention_warning(device: torch.device,
-                       own_load: float = 0.0) -> Optional[str]:
-    """A warning when other processes compete for the cores that the torch
-    threads need.
-
-    Multi-threaded CPU ops wait at a barrier for all their threads; when a
-    core is busy elsewhere, a descheduled thread stalls every op (on a
-    2-core machine running another job, 2 threads made small ops ~15x and
-    the whole forward ~2x slower than 1 thread).
-
-    Args:
-        device (torch.device): Benchmark device (only CPU is checked).
-        own_load (float): Part of the 1-minute load average that is this
-            process (its thread count after a busy minute, else 0).
-    """
-    threads = torch.get_num_threads()
-    load, cpus = os.getloadavg()[0], os.cpu_count() or 1
-    # About one core busy elsewhere (the 1-minute average lags behind).
-    others = max(load - own_load, 0.0)
-    if device.type != 'cpu' or threads < 2 or others + threads <= cpus + 1:
-        return None
-    return (f'  warning: load average {load:.2f} on {cpus} CPUs with '
-            f'{threads} threads: other processes compete for the cores, '
-            'times are inflated (use an idle machine or --threads 1)')
 
 
 def main(argv: Optional[Sequence[str]] = None,

@@ -1,23 +1,39 @@
 # Draw the ground truth of a config's training set after its pipeline (as MMDetection's
-# browse_dataset.py) and save PNG files.
+# browse_dataset.py) and save PNG files; on top, the polar representation a polar head
+# learns: each object's GT polygon parts, its ray origin and its ray targets.
 import argparse
 import os.path as osp
 import sys
+from typing import Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import _bootstrap  # noqa: E402,F401  (repo on sys.path, project registries)
 import numpy as np  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+import torch  # noqa: E402
+from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
-from mmengine.utils import ProgressBar  # noqa: E402
+from mmengine.structures import InstanceData  # noqa: E402
+from mmengine.utils import ProgressBar, import_modules_from_strings  # noqa
 
+import mmdet_ext.visualization  # noqa: E402,F401  (PolarDetVisualizer)
 from mmdet.models.utils import mask2ndarray  # noqa: E402
 from mmdet.registry import DATASETS, VISUALIZERS  # noqa: E402
 from mmdet.structures.bbox import BaseBoxes  # noqa: E402
+from mmdet.structures.mask import BitmapMasks, bitmap_to_polygon  # noqa
+from mmdet_ext.geometry.ray_origin import (ORIGIN_METHODS,  # noqa: E402
+                                           compute_ray_origins)
+from mmdet_ext.geometry.ray_targets import RAY_MODES  # noqa: E402
+from mmdet_ext.structures.polygons import PolygonTensor  # noqa: E402
+from mmdet_ext.task_modules.polar_ray_coder import PolarRayCoder  # noqa
 from mmdet_ext.utils import merge_cfg_options  # noqa: E402
 
+# Used when the config has no polar head (PolarNeXt's official values).
+DEFAULT_POLAR = dict(
+    num_rays=36, ray_origin='centroid', ray_mode='farthest',
+    ray_parts='largest')
 
-def parse_args():
+
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Browse a dataset')
     parser.add_argument('config', help='train config file path')
     parser.add_argument(
@@ -34,12 +50,109 @@ def parse_args():
     parser.add_argument(
         '--max-images', type=int, default=None, help='stop after N images')
     parser.add_argument(
+        '--no-rays',
+        action='store_true',
+        help='draw only what MMDetection draws (boxes, labels, masks)')
+    parser.add_argument(
+        '--num-rays',
+        type=int,
+        default=None,
+        help='rays per object (default: the polar head\'s, else 36)')
+    parser.add_argument(
+        '--ray-origin',
+        choices=ORIGIN_METHODS,
+        default=None,
+        help='ray origin (default: the polar head\'s, else centroid)')
+    parser.add_argument(
+        '--ray-mode',
+        choices=RAY_MODES,
+        default=None,
+        help='farthest or nearest crossing (default: the polar head\'s, '
+        'else farthest)')
+    parser.add_argument(
+        '--ray-parts',
+        choices=['largest', 'all'],
+        default=None,
+        help='polygon parts the rays target (default: the polar head\'s, '
+        'else largest)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
         help='override some settings in the used config, the key-value pair '
         'in xxx=yyy format will be merged into config file.')
-    return parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.num_rays is not None and args.num_rays < 3:
+        parser.error('--num-rays must be >= 3')
+    return args
+
+
+def polar_head_cfg(cfg: Config) -> Optional[ConfigDict]:
+    """The model's head that has ``num_rays`` (a polar head), or None."""
+    model = cfg.get('model', None) or {}
+    for key in ('bbox_head', 'mask_head'):
+        head = model.get(key, None)
+        if head is not None and 'num_rays' in head:
+            return head
+    return None
+
+
+def polar_settings(cfg: Config, args: argparse.Namespace) -> dict:
+    """Number of rays, origin method, crossing mode and target parts: the
+    command line first, then the config's polar head, then
+    :data:`DEFAULT_POLAR`."""
+    settings = dict(DEFAULT_POLAR)
+    head = polar_head_cfg(cfg)
+    if head is not None:
+        builder = head.get('target_builder', None) or {}
+        coder = builder.get('ray_coder', None) or {}
+        found = dict(
+            num_rays=head.get('num_rays'),
+            ray_origin=builder.get('ray_origin'),
+            ray_mode=coder.get('mode'),
+            ray_parts=builder.get('ray_target_parts'))
+        settings.update({k: v for k, v in found.items() if v is not None})
+    for key in settings:
+        value = getattr(args, key)
+        if value is not None:
+            settings[key] = value
+    return settings
+
+
+def gt_polygon_tensor(masks) -> PolygonTensor:
+    """GT masks as :class:`PolygonTensor`: polygons as they are, bitmaps
+    through their contours (``poly2mask=True`` pipelines)."""
+    if isinstance(masks, BitmapMasks):
+        raw = []
+        for bitmap in masks.masks:
+            contours, _ = bitmap_to_polygon(bitmap)
+            raw.append([c.reshape(-1).astype(np.float64) for c in contours])
+        return PolygonTensor.from_polygon_masks(raw)
+    return PolygonTensor.from_polygon_masks(masks)
+
+
+def add_polar_targets(gt_instances: InstanceData, settings: dict) -> None:
+    """Attach ``polygons`` (all GT parts), ``origins`` (N, 2) and
+    ``ray_ends`` (N, K, 2) (ray targets decoded to points) to the GT.
+
+    Objects without a valid part get NaN origins and ends (not drawn).
+    """
+    masks = gt_instances.get('masks', None)
+    if masks is None or len(gt_instances) == 0:
+        return
+    polygons = gt_polygon_tensor(masks)
+    ray_polys = polygons.largest_part() \
+        if settings['ray_parts'] == 'largest' else polygons
+    origins = compute_ray_origins(ray_polys, method=settings['ray_origin'])
+    coder = PolarRayCoder(
+        num_rays=settings['num_rays'], mode=settings['ray_mode'])
+    ends = coder.decode(origins, coder.encode(origins, ray_polys))
+    invalid = ~polygons.valid
+    origins[invalid] = float('nan')
+    ends[invalid] = float('nan')
+    gt_instances.polygons = polygons.to_list()
+    gt_instances.origins = origins
+    gt_instances.ray_ends = ends
 
 
 def to_drawable(data_sample):
@@ -56,15 +169,31 @@ def to_drawable(data_sample):
     return data_sample
 
 
-def main():
-    args = parse_args()
+def build_visualizer(cfg: Config, draw_rays: bool, dataset_meta: dict):
+    """The config's visualiser as a ``PolarDetVisualizer``."""
+    vis_cfg = dict(cfg.get('visualizer', None) or {})
+    vis_cfg.update(
+        type='PolarDetVisualizer', draw_polygons=draw_rays,
+        draw_rays=draw_rays, vis_backends=None)
+    visualizer = VISUALIZERS.build(vis_cfg)
+    visualizer.dataset_meta = dataset_meta
+    return visualizer
+
+
+def main(argv=None):
+    args = parse_args(argv)
     cfg = Config.fromfile(args.config)
     merge_cfg_options(cfg, args.cfg_options)
+    if cfg.get('custom_imports', None):
+        import_modules_from_strings(**cfg.custom_imports)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
+    settings = polar_settings(cfg, args)
+    if not args.no_rays:
+        print('polar targets: ' + ', '.join(f'{k}={v}'
+                                            for k, v in settings.items()))
 
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
-    visualizer = VISUALIZERS.build(cfg.visualizer)
-    visualizer.dataset_meta = dataset.metainfo
+    visualizer = build_visualizer(cfg, not args.no_rays, dataset.metainfo)
 
     num = len(dataset) if args.max_images is None else min(
         args.max_images, len(dataset))
@@ -72,7 +201,11 @@ def main():
     for index in range(num):
         item = dataset[index]
         img = item['inputs'].permute(1, 2, 0).numpy()[..., [2, 1, 0]]
-        data_sample = to_drawable(item['data_samples'].numpy())
+        data_sample = item['data_samples'].numpy()
+        if not args.no_rays:
+            with torch.no_grad():
+                add_polar_targets(data_sample.gt_instances, settings)
+        data_sample = to_drawable(data_sample)
         name = osp.splitext(osp.basename(data_sample.img_path))[0] + '.png'
         out_file = osp.join(args.output_dir,
                             name) if args.output_dir is not None else None
