@@ -8,6 +8,7 @@ import argparse
 import os
 import os.path as osp
 import sys
+from contextlib import contextmanager
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO_ROOT not in sys.path:
@@ -15,8 +16,12 @@ if REPO_ROOT not in sys.path:
 
 import mmdet_ext  # noqa: E402,F401
 from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.registry import RUNNERS  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
 
-from mmdet_ext.utils import merge_cfg_options  # noqa: E402
+from mmdet_ext.utils import (  # noqa: E402
+    DataCheckError, data_error_message, explain_config_error,
+    merge_cfg_options)
 
 
 def add_common_args(parser: argparse.ArgumentParser,
@@ -68,3 +73,28 @@ def load_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+@contextmanager
+def exit_on_user_error(cfg: Config):
+    """End the process with one ``error:`` line for problems of the user's
+    data or config: a :class:`~mmdet_ext.utils.DataCheckError` (also when a
+    DataLoader worker raised it) names the file, a build error that
+    :func:`~mmdet_ext.utils.explain_config_error` traces back to a config
+    key names the key. Other errors propagate with their traceback."""
+    try:
+        yield
+    except DataCheckError as err:
+        sys.exit(f'error: {data_error_message(err)}')
+    except (TypeError, KeyError, ValueError) as err:
+        message = explain_config_error(cfg, err)
+        if message is None:
+            raise
+        sys.exit(f'error: {message}')
+
+
+def build_runner(cfg: Config):
+    """The runner of ``cfg`` (``runner_type`` if set)."""
+    if 'runner_type' not in cfg:
+        return Runner.from_cfg(cfg)
+    return RUNNERS.build(cfg)

@@ -3,15 +3,15 @@ import argparse
 import os.path as osp
 import sys
 
-from _bootstrap import add_common_args, load_config
+from _bootstrap import (add_common_args, build_runner, exit_on_user_error,
+                        load_config)
 from _bootstrap import parse_args as parse_common
 from mmengine.config import Config, ConfigDict
 from mmengine.evaluator import DumpResults
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 from mmdet.utils import setup_cache_size_limit_of_dynamo
-from mmdet_ext.utils import DataCheckError, check_datasets, setup_distributed
+from mmdet_ext.utils import (DataCheckError, check_checkpoint_matches,
+                             check_datasets, setup_distributed)
 
 
 def parse_args():
@@ -90,16 +90,19 @@ def main():
         except DataCheckError as err:
             sys.exit(f'error: {err}')
     setup_distributed(cfg, args.launcher)
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
-    if args.out is not None:
-        assert args.out.endswith(('.pkl', '.pickle')), \
-            'The dump file must be a pkl file.'
-        runner.test_evaluator.metrics.append(
-            DumpResults(out_file_path=args.out))
-    runner.test()
+    with exit_on_user_error(cfg):
+        runner = build_runner(cfg)
+        # mmengine loads with strict=False and only warns: a checkpoint of
+        # another model would be evaluated with random layers.
+        message = check_checkpoint_matches(runner.model, args.checkpoint)
+        if message:
+            sys.exit(f'error: {message}')
+        if args.out is not None:
+            assert args.out.endswith(('.pkl', '.pickle')), \
+                'The dump file must be a pkl file.'
+            runner.test_evaluator.metrics.append(
+                DumpResults(out_file_path=args.out))
+        runner.test()
 
 
 if __name__ == '__main__':

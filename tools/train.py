@@ -2,14 +2,17 @@
 import argparse
 import sys
 
-from _bootstrap import add_common_args, load_config
+from _bootstrap import (add_common_args, build_runner, exit_on_user_error,
+                        load_config)
 from _bootstrap import parse_args as parse_common
 from mmengine.config import Config
-from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmdet.utils import setup_cache_size_limit_of_dynamo
-from mmdet_ext.utils import DataCheckError, check_datasets, setup_distributed
+from mmdet_ext.engine import amp_optim_wrapper
+from mmdet_ext.utils import (DataCheckError, check_checkpoint_matches,
+                             check_datasets, find_resume_checkpoint,
+                             setup_distributed)
 
 
 def parse_args():
@@ -40,9 +43,10 @@ def parse_args():
 def build_config(args) -> Config:
     """Load the config and apply the command-line overrides."""
     cfg = load_config(args)
-    if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.loss_scale = 'dynamic'
+    if args.amp or cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':
+        # float16 + GradScaler with CUDA, bfloat16 autocast on CPU
+        cfg.optim_wrapper = amp_optim_wrapper(cfg.optim_wrapper)
+    add_rng_state_hook(cfg)
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in \
                 cfg.auto_scale_lr:
@@ -51,12 +55,36 @@ def build_config(args) -> Config:
                                ' configuration file.')
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
+        # mmengine would trust work_dir/last_checkpoint, which a crash while
+        # saving can leave pointing at a cut or deleted file.
         cfg.resume = True
-        cfg.load_from = None
+        cfg.load_from = find_resume_checkpoint(cfg.work_dir)
+        if cfg.load_from is None:
+            cfg.resume = False
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
     return cfg
+
+
+def add_rng_state_hook(cfg: Config) -> None:
+    """Save the random state in checkpoints, so --resume repeats the
+    uninterrupted run (``mmdet_ext.engine.RNGStateHook``)."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(h.get('type') == 'RNGStateHook' for h in hooks):
+        hooks.append(dict(type='RNGStateHook'))
+    cfg.custom_hooks = hooks
+
+
+def check_resume_checkpoint(cfg: Config, runner: Runner) -> None:
+    """Stop when the checkpoint to resume from does not fit the model
+    (mmengine would only warn and train the unmatched layers from
+    scratch)."""
+    if not cfg.get('resume') or not cfg.get('load_from'):
+        return
+    message = check_checkpoint_matches(runner.model, cfg.load_from)
+    if message:
+        sys.exit(f'error: cannot resume: {message}')
 
 
 def main():
@@ -69,11 +97,10 @@ def main():
         except DataCheckError as err:
             sys.exit(f'error: {err}')
     setup_distributed(cfg, args.launcher)
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
-    runner.train()
+    with exit_on_user_error(cfg):
+        runner = build_runner(cfg)
+        check_resume_checkpoint(cfg, runner)
+        runner.train()
 
 
 if __name__ == '__main__':

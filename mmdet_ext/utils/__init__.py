@@ -1,11 +1,17 @@
-from .checkpoint import (allow_checkpoint_globals, checkpoint_safe_globals,
-                         safe_torch_load)
-from .config_utils import merge_cfg_options
-from .data_check import DataCheckError, check_dataset, check_datasets
+from .checkpoint import (allow_checkpoint_globals, check_checkpoint_matches,
+                         checkpoint_is_complete, checkpoint_safe_globals,
+                         find_resume_checkpoint, format_mismatch,
+                         safe_torch_load, state_dict_mismatch)
+from .config_utils import explain_config_error, merge_cfg_options
+from .data_check import (DataCheckError, ImageLoadError, check_dataset,
+                         check_datasets, data_error_message)
 from .dist import cuda_available, setup_distributed
 
 __all__ = [
     'allow_checkpoint_globals', 'checkpoint_safe_globals', 'safe_torch_load',
-    'DataCheckError', 'check_dataset', 'check_datasets', 'cuda_available',
-    'setup_distributed', 'merge_cfg_options'
+    'check_checkpoint_matches', 'checkpoint_is_complete',
+    'find_resume_checkpoint', 'format_mismatch', 'state_dict_mismatch',
+    'DataCheckError', 'ImageLoadError', 'check_dataset', 'check_datasets',
+    'data_error_message', 'cuda_available',
+    'setup_distributed', 'merge_cfg_options', 'explain_config_error'
 ]

@@ -108,3 +108,40 @@ def test_getattr_is_restricted(tmp_path):
     torch.save({'x': _Sneaky()}, path)
     with pytest.raises((RuntimeError, pickle.UnpicklingError)):
         safe_torch_load(str(path))
+
+
+def test_state_dict_mismatch_lists_keys():
+    from mmdet_ext.utils import format_mismatch, state_dict_mismatch
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Linear(2, 4))
+    ckpt = {
+        'module.0.weight': torch.zeros(2, 3),  # DDP prefix: matches
+        '0.bias': torch.zeros(2),
+        '1.weight': torch.zeros(5, 2),  # other class count
+        'extra.weight': torch.zeros(1),
+    }
+    mismatch = state_dict_mismatch(model.state_dict(), ckpt)
+    assert mismatch == dict(
+        missing=['1.bias'],
+        unexpected=['extra.weight'],
+        shape=[('1.weight', (5, 2), (4, 2))])
+    message = format_mismatch(mismatch, 'x.pth')
+    assert message == (
+        'checkpoint x.pth does not match the model: 1 key(s) missing in the '
+        'checkpoint: 1.bias; 1 key(s) not in the model: extra.weight; 1 '
+        'key(s) with another shape: 1.weight (5, 2) vs model (4, 2)')
+    assert format_mismatch(
+        state_dict_mismatch(model.state_dict(), model.state_dict()),
+        'x.pth') == ''
+
+
+def test_check_checkpoint_matches_reads_the_file(tmp_path):
+    from mmdet_ext.utils import check_checkpoint_matches
+    model = torch.nn.Linear(3, 2)
+    save_checkpoint(dict(state_dict=model.state_dict()),
+                    str(tmp_path / 'same.pth'))
+    assert check_checkpoint_matches(model, str(tmp_path / 'same.pth')) == ''
+    other = torch.nn.Conv2d(1, 1, 1)
+    message = check_checkpoint_matches(other, str(tmp_path / 'same.pth'))
+    assert 'same.pth does not match the model' in message
+    assert ('with another shape: bias (2,) vs model (1,), weight (2, 3) '
+            'vs model (1, 1, 1, 1)') in message
