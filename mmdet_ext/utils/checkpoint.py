@@ -187,7 +187,8 @@ def state_dict_mismatch(model_state: Dict[str, Any],
             ``module.`` of DDP checkpoints is ignored).
 
     Returns:
-        dict[str, list]: ``missing`` (in the model, not in the checkpoint),
+        dict[str, list]: ``missing`` (in the model, not in the checkpoint;
+        BatchNorm's ``num_batches_tracked`` may be absent),
         ``unexpected`` (in the checkpoint only) and ``shape`` (``(key,
         checkpoint shape, model shape)``), each sorted.
     """
@@ -195,7 +196,10 @@ def state_dict_mismatch(model_state: Dict[str, Any],
         key[len('module.'):] if key.startswith('module.') else key: value
         for key, value in ckpt_state.items()
     }
-    missing = sorted(set(model_state) - set(ckpt_state))
+    # BatchNorm's counter is absent from older checkpoints and unused with a
+    # momentum (mmengine ignores it too).
+    missing = sorted(key for key in set(model_state) - set(ckpt_state)
+                     if not key.endswith('num_batches_tracked'))
     unexpected = sorted(set(ckpt_state) - set(model_state))
     shape = []
     for key in sorted(set(model_state) & set(ckpt_state)):

@@ -132,6 +132,9 @@ def test_state_dict_mismatch_lists_keys():
     assert format_mismatch(
         state_dict_mismatch(model.state_dict(), model.state_dict()),
         'x.pth') == ''
+    bn = torch.nn.BatchNorm2d(2).state_dict()
+    old = {k: v for k, v in bn.items() if 'num_batches_tracked' not in k}
+    assert state_dict_mismatch(bn, old)['missing'] == []
 
 
 def test_check_checkpoint_matches_reads_the_file(tmp_path):
