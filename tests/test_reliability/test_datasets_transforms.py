@@ -27,8 +27,13 @@ def test_image_defect(bad_data):
     assert image_defect((images / 'truncated_jpeg.jpg').read_bytes()) == \
         'truncated JPEG (no end marker)'
     png = (images / 'multi_part.png').read_bytes()
-    assert image_defect(png[:-20]) == 'truncated PNG (no IEND chunk)'
+    assert image_defect(png[:len(png) // 2]) == \
+        'truncated PNG (no IEND chunk)'
     assert image_defect(b'') == 'empty file'
+    # trailing data after a complete image (appended thumbnail/video): fine
+    jpeg = (images / 'jpeg.jpg').read_bytes()
+    assert image_defect(jpeg + b'\0' * 1000 + b'appended') is None
+    assert image_defect(png + b'\0' * 1000) is None
 
 
 @pytest.mark.parametrize('name,reason', [

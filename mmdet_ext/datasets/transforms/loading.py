@@ -10,6 +10,7 @@ marker of JPEG and PNG files (free: the bytes are read anyway) and raises
 ``skip_bad=True``, skips the sample with a warning (training only: the
 dataset then draws another index).
 """
+import io
 from typing import Optional
 
 import mmcv
@@ -17,6 +18,7 @@ import numpy as np
 from mmcv.transforms import LoadImageFromFile
 from mmengine import fileio
 from mmengine.logging import print_log
+from PIL import Image
 
 from mmdet.registry import TRANSFORMS
 from mmdet_ext.utils.data_check import ImageLoadError
@@ -25,15 +27,18 @@ _JPEG_SOI = b'\xff\xd8'
 _JPEG_EOI = b'\xff\xd9'
 _PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 _PNG_IEND = b'IEND\xaeB`\x82'
-#: Bytes after the end marker that are tolerated (padding written by some
-#: cameras and editors).
+#: The end marker is looked for in this many last bytes (some writers pad);
+#: beyond, Pillow decides (see :func:`image_defect`).
 _TAIL_SLACK = 64
 
 
 def image_defect(img_bytes: bytes) -> Optional[str]:
     """Why encoded image bytes are unusable, or None if they look complete.
 
-    Only JPEG and PNG carry an end marker; other formats are judged by the
+    JPEG and PNG files end with a marker; when it is not among the last
+    bytes the file is either cut short or carries trailing data after a
+    complete image (some cameras append a thumbnail or a video), which
+    Pillow's full decode tells apart. Other formats are judged by the
     decoder alone.
 
     Args:
@@ -47,10 +52,23 @@ def image_defect(img_bytes: bytes) -> Optional[str]:
         return 'empty file'
     tail = img_bytes[-_TAIL_SLACK:]
     if img_bytes.startswith(_JPEG_SOI) and _JPEG_EOI not in tail:
-        return 'truncated JPEG (no end marker)'
+        if _pillow_says_truncated(img_bytes):
+            return 'truncated JPEG (no end marker)'
     if img_bytes.startswith(_PNG_MAGIC) and _PNG_IEND not in tail:
-        return 'truncated PNG (no IEND chunk)'
+        if _pillow_says_truncated(img_bytes):
+            return 'truncated PNG (no IEND chunk)'
     return None
+
+
+def _pillow_says_truncated(img_bytes: bytes) -> bool:
+    """Decode fully with Pillow, which (unlike OpenCV) raises on a file
+    that ends before the image data does."""
+    try:
+        with Image.open(io.BytesIO(img_bytes)) as img:
+            img.load()
+    except OSError:
+        return True
+    return False
 
 
 @TRANSFORMS.register_module()
