@@ -11,10 +11,12 @@ import sys
 import pytest
 import torch
 from bad_dataset import THREE_CLASS_IDS, class_names, make_bad_dataset
+from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 from polar_configs import (REPO_ROOT, RecordHook, polar_config_params,
                            tiny_config)
 
+from mmdet.registry import MODELS
 from mmdet_ext.engine import CPUAmpOptimWrapper, amp_optim_wrapper
 from mmdet_ext.utils import cuda_available
 
@@ -80,20 +82,22 @@ def test_amp_trains_polar_models_on_cpu(config, bad_data, tmp_path):
         assert torch.isfinite(param).all(), name
 
 
-def test_polarnext_rays_stay_fp32_under_autocast(bad_data, tmp_path):
-    from polar_configs import POLARNEXT
-    from mmdet.registry import MODELS
-    from mmengine.registry import DefaultScope
-    cfg = tiny_config(POLARNEXT, tmp_path, bad_data['root'],
+@pytest.mark.parametrize('config', polar_config_params())
+def test_rays_stay_fp32_under_autocast(config, bad_data, tmp_path):
+    cfg = tiny_config(config, tmp_path, bad_data['root'],
                       'annotations/instances_usable.json',
                       class_names(THREE_CLASS_IDS))
     with DefaultScope.overwrite_default_scope('mmdet'):
-        model = MODELS.build(cfg.model)
+        head = MODELS.build(cfg.model).bbox_head
     feats = [torch.randn(1, 64, s, s) for s in (16, 8, 4, 2, 1)]
     with torch.autocast('cpu', dtype=torch.bfloat16):
-        cls_scores, rays, quality = model.bbox_head(feats)
-    assert cls_scores[0].dtype == torch.bfloat16
-    assert all(r.dtype == torch.float32 for r in rays)
+        outputs = head(feats)
+    # per output kind, per level: (1, C, H, W); rays have num_rays channels
+    rays = [out for out in outputs if out[0] is not None and
+            out[0].shape[1] == head.num_rays]
+    assert len(rays) == 1
+    assert all(level.dtype == torch.float32 for level in rays[0])
+    assert outputs[0][0].dtype == torch.bfloat16  # class logits: autocast
 
 
 def test_amp_optim_wrapper_choice():

@@ -6,6 +6,8 @@ losses and weights, every image having reached the head; a test run then
 predicts and evaluates. Files no loader can use stop the run with a
 message naming the file.
 """
+import copy
+import json
 import math
 import subprocess
 import sys
@@ -117,6 +119,31 @@ def test_test_pipeline_predicts_and_evaluates(usable_run):
         metrics['coco/segm_mAP'] == -1.0
     num_test = len(runner.test_dataloader.dataset)
     assert num_test == len(USABLE_CASES) - 2
+
+
+def test_test_pipeline_predicts_every_usable_image(usable_run, bad_data,
+                                                  tmp_path):
+    """Prediction on all usable cases (the evaluation-breaking ground
+    truth included): format-only output passes the pre-flight check."""
+    runner = usable_run[0]
+    cfg = copy.deepcopy(runner.cfg)
+    cfg.test_dataloader.dataset.ann_file = 'annotations/instances_usable.json'
+    cfg.test_evaluator = dict(
+        type='CocoMetric',
+        metric=['segm'],
+        format_only=True,
+        ann_file=str(bad_data['usable']),
+        outfile_prefix=str(tmp_path / 'results'))
+    cfg.load_from = str(Path(runner.work_dir) / 'epoch_1.pth')
+    cfg.work_dir = str(tmp_path)
+    cfg.experiment_name = 'format_only'
+    check_datasets(cfg, ('test_dataloader', ))
+    test_runner = Runner.from_cfg(cfg)
+    test_runner.test()
+    assert len(test_runner.test_dataloader.dataset) == len(USABLE_CASES)
+    segm = json.loads((tmp_path / 'results.segm.json').read_text())
+    assert isinstance(segm, list)
+    assert {r['category_id'] for r in segm} <= set(THREE_CLASS_IDS)
 
 
 @pytest.mark.parametrize('config', CONFIGS)
