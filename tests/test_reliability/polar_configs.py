@@ -56,7 +56,7 @@ def _pipelines(strict_loading: bool, flip: bool):
         poly2mask=False)
     train = [
         load,
-        dict(type='RLEToPolygons'), anns,
+        dict(type='LoadPolygonAnnotations', with_bbox=True, with_mask=True),
         dict(type='Resize', scale=IMG_SCALE, keep_ratio=True),
         dict(type='RandomFlip', prob=0.5 if flip else 0.),
         dict(type='PackDetInputs')

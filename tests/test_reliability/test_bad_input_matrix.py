@@ -96,7 +96,8 @@ def test_usable_cases_keep_their_objects(usable_run):
               for name, gt, ignored in hook.samples}
     assert counts['no_annotations'] == (0, 0)
     assert counts['crowd_only'] == (0, 2)
-    # RLE objects (compressed and uncompressed) kept via RLEToPolygons
+    # RLE objects (compressed and uncompressed) kept as polygons
+    # (LoadPolygonAnnotations)
     assert counts['rle_objects'] == (3, 0)
     assert counts['tiny_objects'] == (3, 0)
     assert counts['larger_than_image'] == (2, 0)

@@ -4,7 +4,8 @@ import pytest
 from bad_dataset import THREE_CLASS_IDS, make_bad_dataset
 from pycocotools import mask as mask_utils
 
-from mmdet_ext.datasets import CheckedLoadImageFromFile, RLEToPolygons
+from mmdet_ext.datasets import (CheckedLoadImageFromFile,
+                                LoadPolygonAnnotations, RLEToPolygons)
 from mmdet_ext.datasets.transforms.loading import image_defect
 from mmdet_ext.utils import ImageLoadError
 
@@ -92,3 +93,22 @@ def test_rle_to_polygons_uncompressed_and_empty():
     assert (restored == mask).all()
     # empty mask: stays RLE, so LoadAnnotations ignores the object
     assert isinstance(out['instances'][1]['mask'], dict)
+
+
+def test_load_polygon_annotations_keeps_rle_objects():
+    mask = np.zeros((20, 30), np.uint8)
+    mask[4:12, 6:20] = 1
+    rle = mask_utils.encode(np.asfortranarray(mask))
+    results = dict(
+        height=20,
+        width=30,
+        ori_shape=(20, 30),
+        instances=[
+            dict(bbox=[6, 4, 20, 12], bbox_label=1, ignore_flag=0,
+                 mask=dict(size=[20, 30], counts=rle['counts'].decode()))
+        ])
+    out = LoadPolygonAnnotations(with_bbox=True, with_mask=True)(results)
+    assert out['gt_ignore_flags'].tolist() == [False]
+    assert out['gt_masks'].areas.tolist() == [112.0]  # 8 x 14, exact
+    with pytest.raises(ValueError, match='poly2mask'):
+        LoadPolygonAnnotations(poly2mask=True)

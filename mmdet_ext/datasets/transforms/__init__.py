@@ -1,7 +1,8 @@
 from .loading import CheckedLoadImageFromFile
-from .rle_to_polygons import RLEToPolygons, mask_to_polygons, rle_to_polygons
+from .rle_to_polygons import (LoadPolygonAnnotations, RLEToPolygons,
+                              mask_to_polygons, rle_to_polygons)
 
 __all__ = [
-    'CheckedLoadImageFromFile', 'RLEToPolygons', 'mask_to_polygons',
-    'rle_to_polygons'
+    'CheckedLoadImageFromFile', 'LoadPolygonAnnotations', 'RLEToPolygons',
+    'mask_to_polygons', 'rle_to_polygons'
 ]

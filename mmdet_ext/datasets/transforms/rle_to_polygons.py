@@ -8,6 +8,7 @@ object *ignored*, so the polar heads would train on it as background.
 :class:`RLEToPolygons`, placed before ``LoadAnnotations``, traces the outer
 contours of each such mask (every part, holes filled, as COCO polygons) so
 the object is kept. Crowd regions stay RLE and stay ignored.
+:class:`LoadPolygonAnnotations` does both steps in one transform.
 """
 from typing import List
 
@@ -16,6 +17,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from pycocotools import mask as mask_utils
 
+from mmdet.datasets.transforms import LoadAnnotations
 from mmdet.registry import TRANSFORMS
 
 
@@ -95,3 +97,29 @@ class RLEToPolygons(BaseTransform):
             if polygons:
                 instance['mask'] = polygons
         return results
+
+
+@TRANSFORMS.register_module()
+class LoadPolygonAnnotations(LoadAnnotations):
+    """MMDetection's ``LoadAnnotations`` with masks kept as polygons and
+    RLE-encoded objects turned into polygons first (:class:`RLEToPolygons`).
+
+    A drop-in replacement at the same pipeline position (configs that
+    override ``train_pipeline[i]`` by index keep working).
+
+    Args:
+        **kwargs: As :class:`mmdet.datasets.transforms.LoadAnnotations`;
+            ``poly2mask`` is always False.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        if kwargs.pop('poly2mask', False):
+            raise ValueError('LoadPolygonAnnotations keeps polygons: use '
+                             'LoadAnnotations for poly2mask=True')
+        super().__init__(poly2mask=False, **kwargs)
+        self.rle_to_polygons = RLEToPolygons()
+
+    def transform(self, results: dict) -> dict:
+        if self.with_mask:
+            results = self.rle_to_polygons(results)
+        return super().transform(results)
