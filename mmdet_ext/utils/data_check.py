@@ -101,6 +101,8 @@ def _polygon_defect(segm: list, width: float, height: float) -> Optional[str]:
     """Why pycocotools cannot rasterise a polygon segmentation, or None."""
     if not segm:
         return 'empty segmentation'
+    if not all(isinstance(part, list) for part in segm):
+        return 'polygons are not lists of coordinates'
     if len(segm[0]) == 4:
         # frPyObjects takes a list whose first item has 4 numbers for boxes.
         return 'first polygon has 2 points (pycocotools reads it as a box)'

@@ -80,3 +80,33 @@ def test_tools_exit_with_one_line_message(repo_root, toy_copy, tool):
     assert 'Traceback' not in proc.stderr
     assert 'instances_val.json' in proc.stderr
     assert proc.stderr.strip().startswith('error:')
+
+
+def test_unrasterizable_annotations_are_listed():
+    from mmdet_ext.utils.data_check import unrasterizable_annotations
+    image = dict(id=1, file_name='a.png', width=100, height=80)
+    segms = [
+        [[10, 10, 50, 10, 50, 50]],  # fine
+        [[10, 10, 50, 10, 50, 50], [1, 2]],  # fine: 2nd part ignored
+        [[10, 10, 30, 30]],  # read as a box
+        [[1, 2], [3, 4, 5]],  # no part with 3 points
+        [[10, 10, float('nan'), 10, 50, 50]],
+        [[10, 10, 1e7, 10, 50, 50]],  # far outside: pycocotools OOM
+        [],
+        [10, 10, 50, 10, 50, 50],  # flat, not a list of polygons
+        dict(size=[80, 100], counts='abc'),  # RLE: fine
+        dict(counts='abc'),
+    ]
+    data = dict(images=[image], annotations=[
+        dict(id=i, image_id=1, segmentation=s) for i, s in enumerate(segms)
+    ])
+    bad = {ann_id: why for ann_id, _, why in unrasterizable_annotations(data)}
+    assert sorted(bad) == [2, 3, 4, 5, 6, 7, 9]
+    assert bad[2] == ('first polygon has 2 points (pycocotools reads it as '
+                      'a box)')
+    assert bad[3] == 'no polygon with 3 or more points'
+    assert bad[4] == 'coordinate nan is not a finite number'
+    assert bad[5] == 'coordinate 10000000.0 is far outside the image'
+    assert bad[6] == 'empty segmentation'
+    assert bad[7] == 'polygons are not lists of coordinates'
+    assert bad[9] == 'RLE without "counts" and "size"'
