@@ -9,6 +9,7 @@ uninterrupted run had after N epochs, so the two runs diverge.
 :class:`RNGStateHook` stores the generators' states in every checkpoint and
 restores them when training resumes from it.
 """
+import logging
 import random
 from typing import Optional
 
@@ -94,4 +95,18 @@ class RNGStateHook(Hook):
             print_log(
                 f'restored the random state of iteration {runner.iter}',
                 logger='current')
+            if _persistent_workers(runner):
+                print_log(
+                    'persistent DataLoader workers keep their own random '
+                    'state, which checkpoints do not hold: the resumed data '
+                    'augmentation differs from an uninterrupted run (set '
+                    'persistent_workers=False to repeat it exactly)',
+                    logger='current',
+                    level=logging.WARNING)
         self._pending = None
+
+
+def _persistent_workers(runner) -> bool:
+    loader = runner.train_dataloader
+    return bool(getattr(loader, 'persistent_workers', False)) and getattr(
+        loader, 'num_workers', 0) > 0

@@ -131,3 +131,34 @@ def test_find_resume_checkpoint_skips_cut_and_deleted_files(tmp_path):
                                                         'epoch_1.pth')
     (tmp_path / 'epoch_1.pth').unlink()
     assert find_resume_checkpoint(str(tmp_path)) is None
+
+
+class _FakeRunner:
+
+    def __init__(self, iteration):
+        self.iter = iteration
+        self.train_dataloader = torch.utils.data.DataLoader([0])
+
+
+def test_rng_state_hook_restores_only_on_resume():
+    import numpy as np
+
+    from mmdet_ext.engine import RNGStateHook
+    hook = RNGStateHook()
+    checkpoint = dict(meta=dict(iter=4))
+    np.random.seed(1)
+    hook.before_save_checkpoint(_FakeRunner(4), checkpoint)
+    expected = (np.random.rand(), torch.rand(1).item())
+
+    np.random.seed(2)  # what mmengine's re-seeding on start would do
+    torch.manual_seed(2)
+    hook.after_load_checkpoint(_FakeRunner(0), checkpoint)
+    hook.before_train(_FakeRunner(4))  # resumed at the checkpoint's iter
+    assert (np.random.rand(), torch.rand(1).item()) == expected
+
+    # load_from (training restarts at iteration 0): untouched
+    hook.after_load_checkpoint(_FakeRunner(0), checkpoint)
+    np.random.seed(2)
+    reseeded = np.random.get_state()[1].copy()
+    hook.before_train(_FakeRunner(0))
+    assert (np.random.get_state()[1] == reseeded).all()
