@@ -5,9 +5,10 @@ MMDetection's ``InferenceBenchmark`` moves the model with ``.cuda()``, synchroni
 fails on a CPU machine. This subclass follows the chosen device: CUDA when present (as
 upstream), otherwise the CPU, where it reports peak resident memory instead.
 
-Polar heads (PolarNeXt, PolarMask) have a ``test_cfg.mask_output`` switch: off, they return
-polygons only (the papers' FPS protocol), on, also the RLE masks that ``CocoMetric`` needs.
-The benchmark times both on every image, alternately, so both see the same load.
+Polar heads (PolarNeXt, PolarMask) have a ``test_cfg.mask_output`` switch:
+off, they return polygons only (the papers' FPS protocol), on, also the RLE
+masks that ``CocoMetric`` needs. The benchmark times both on every image,
+alternately, so both see the same load.
 """
 import argparse
 import copy

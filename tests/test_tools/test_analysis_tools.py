@@ -9,9 +9,15 @@ import sys
 import cv2
 import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
+from mmengine.structures import InstanceData
+from torch import nn
 
 from conftest import load_tool
+from mmdet.structures.mask import PolygonMasks
+from mmdet_ext.utils.benchmark import (has_mask_output, mask_mode_name,
+                                       mask_output)
 
 CONFIG = 'projects/PolarNeXt/configs/polarnext_r18_fpn_toy-cpu.py'
 SOLOV2 = 'configs/solov2/solov2_r18_fpn_toy-cpu.py'
@@ -64,10 +70,6 @@ def test_inference_benchmark_mask_model(repo_root, toy_root):
 
 
 def test_mask_modes_need_a_polar_head():
-    from mmdet_ext.utils.benchmark import (has_mask_output, mask_output,
-                                           mask_mode_name)
-    import torch.nn as nn
-
     head = nn.Linear(1, 1)
     head.test_cfg = dict(mask_output=True, score_thr=0.1)
     model = nn.Sequential(head)
@@ -134,12 +136,8 @@ def test_polar_settings_from_config_and_command_line():
         mask_head=dict(type='SOLOV2Head')))), plain) == tool.DEFAULT_POLAR
 
 
-def test_polar_targets_of_gt(toy_root):
+def test_polar_targets_of_gt():
     """Ray ends lie on the GT outline (36 rays from inside a square)."""
-    import torch
-    from mmengine.structures import InstanceData
-
-    from mmdet.structures.mask import PolygonMasks
     tool = load_tool('tools/analysis_tools/browse_dataset.py')
     square = [np.array([10., 10., 50., 10., 50., 50., 10., 50.])]
     gt = InstanceData(

@@ -67,8 +67,8 @@ def test_demo_writes_pngs_with_polygons_and_rays(demo, checkpoint, toy_root,
     # outlines, rays and origins add many pixels on top
     changed = np.abs(rays_img.astype(int) - plain_img).sum(-1) > 30
     assert changed.mean() > 0.01, changed.mean()
-    preds = json.loads(
-        (tmp_path / 'rays' / 'preds' / (image_path.stem + '.json')).read_text())
+    pred_file = tmp_path / 'rays' / 'preds' / (image_path.stem + '.json')
+    preds = json.loads(pred_file.read_text())
     assert len(preds['labels']) > 0
     assert len(preds['masks']) == len(preds['labels'])
     assert 'rays not drawn' not in capsys.readouterr().out

@@ -1,6 +1,6 @@
-# Plot loss / metric curves of mmengine training logs to PNG (losses against iterations,
-# mAP against epochs), and compute training time (the MMDetection tool, reading mmengine's
-# vis_data/*.json scalar logs or a work dir).
+# Plot loss / metric curves of mmengine training logs to PNG (losses against
+# iterations, mAP against epochs), and compute training time (the MMDetection
+# tool, reading mmengine's vis_data/*.json scalar logs or a work dir).
 import argparse
 import glob
 import json
@@ -167,7 +167,8 @@ def parse_args():
 
 def main():
     args = parse_args()
-    {'plot_curve': plot_curve, 'cal_train_time': cal_train_time}[args.task](args)
+    tasks = {'plot_curve': plot_curve, 'cal_train_time': cal_train_time}
+    tasks[args.task](args)
 
 
 if __name__ == '__main__':

@@ -1,7 +1,8 @@
-# MMDetection's benchmark tool; `--task inference` runs on CPU as well as CUDA
-# (see mmdet_ext/utils/benchmark.py). Usage is unchanged, plus --device, --num-threads
-# and, for polar models, --mask-output: by default every image is timed without and with
-# the polygon-to-mask step (test_cfg.mask_output False / True) and both FPS are reported.
+# MMDetection's benchmark tool; `--task inference` runs on CPU as well as
+# CUDA (see mmdet_ext/utils/benchmark.py). Usage is unchanged, plus --device,
+# --num-threads and, for polar models, --mask-output: by default every image
+# is timed without and with the polygon-to-mask step (test_cfg.mask_output
+# False / True) and both FPS are reported.
 import argparse
 import os
 import os.path as osp

@@ -1,6 +1,7 @@
-# Draw the ground truth of a config's training set after its pipeline (as MMDetection's
-# browse_dataset.py) and save PNG files; on top, the polar representation a polar head
-# learns: each object's GT polygon parts, its ray origin and its ray targets.
+# Draw the ground truth of a config's training set after its pipeline (as
+# MMDetection's browse_dataset.py) and save PNG files; on top, the polar
+# representation a polar head learns: each object's GT polygon parts, its ray
+# origin and its ray targets.
 import argparse
 import os.path as osp
 import sys

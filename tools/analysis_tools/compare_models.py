@@ -703,11 +703,16 @@ def main(argv: Optional[Sequence[str]] = None, out=print) -> List[dict]:
             f'{100 * entry.metrics.get("segm_mAP", float("nan")):.1f} '
             f'({time.perf_counter() - start:.0f} s)')
     if not args.no_train:
+        start = time.perf_counter()
         run_training(entries, args, device)
+        out(f'training steps and memory measured '
+            f'({time.perf_counter() - start:.0f} s)')
     rows = inference_rows(entries)
     batch = prepare_inference(entries, args.size, args.seed,
                               args.candidates)
+    start = time.perf_counter()
     timer = run_inference(rows, batch, args.repeats, args.warmup, device)
+    out(f'inference timed ({time.perf_counter() - start:.0f} s)')
     numbers = results(rows, timer)
     short = [n['label'] for n in numbers if min(n['detections']) < 100]
     if short:
