@@ -311,6 +311,11 @@ class PolarMaskHead(BasePolarHead):
         # Official normaliser of the focal loss: #positives + #images.
         loss_cls = self.loss_cls(
             cls_logits, labels, avg_factor=num_pos + num_imgs)
+        # Every process joins the same all-reduces (a batch without positives
+        # too), or DDP's collectives get out of step.
+        target = (
+            self._quality_targets(pos) if len(pos) else quality.new_zeros(0))
+        norm = max(reduce_mean(target.sum().float()).item(), 1e-6)
         if len(pos) == 0:
             # Zero losses that keep every branch in the graph (DDP needs it).
             zero = pos.pred_rays.sum() * 0 + quality.sum() * 0
@@ -323,8 +328,6 @@ class PolarMaskHead(BasePolarHead):
                 losses['loss_dice'] = zero
             return dict(loss_cls=loss_cls, **losses)
 
-        target = self._quality_targets(pos)
-        norm = max(reduce_mean(target.sum()).item(), 1e-6)
         losses = dict(
             loss_cls=loss_cls,
             loss_polar=self.loss_polar(

@@ -215,6 +215,10 @@ class PolarNeXtHead(BasePolarHead):
         num_pos = cls_logits.new_tensor(float(len(pos)))
         num_pos = max(reduce_mean(num_pos).item(), 1.0)
         loss_cls = self.loss_cls(cls_logits, labels, avg_factor=num_pos)
+        # Every process joins the same all-reduces (a batch without positives
+        # too), or DDP's collectives get out of step.
+        iou = pos.soft_iou() if len(pos) else quality.new_zeros(0)
+        iou_norm = max(reduce_mean(iou.sum().float()).item(), 1e-6)
         if len(pos) == 0:
             # Zero losses that keep every branch in the graph (DDP needs it).
             zero = pos.pred_rays.sum() * 0 + quality.sum() * 0
@@ -223,8 +227,6 @@ class PolarNeXtHead(BasePolarHead):
                 loss_polar=zero,
                 loss_dice=zero,
                 loss_quality=zero)
-        iou = pos.soft_iou()
-        iou_norm = max(reduce_mean(iou.sum()).item(), 1e-6)
         loss_polar = self.loss_polar(
             pos.pred_rays, pos.target_rays, weight=iou, avg_factor=iou_norm)
         loss_dice = self.loss_dice(
