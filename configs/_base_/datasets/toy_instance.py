@@ -8,20 +8,16 @@ metainfo = dict(
     palette=[(220, 20, 60), (0, 160, 80), (30, 90, 230)])
 
 train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(
-        type='LoadAnnotations', with_bbox=True, with_mask=True,
-        poly2mask=False),
+    dict(type='CheckedLoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadPolygonAnnotations', with_bbox=True, with_mask=True),
     dict(type='Resize', scale=(320, 256), keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs')
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='CheckedLoadImageFromFile', backend_args=backend_args),
     dict(type='Resize', scale=(320, 256), keep_ratio=True),
-    dict(
-        type='LoadAnnotations', with_bbox=True, with_mask=True,
-        poly2mask=False),
+    dict(type='LoadPolygonAnnotations', with_bbox=True, with_mask=True),
     dict(
         type='PackDetInputs',
         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
