@@ -85,9 +85,7 @@ def toy_root(tmp_path_factory) -> Path:
     return out
 
 
-def run_tool(args, timeout=600, env=None) -> str:
-    """Run a command from the repository root; assert success; return its
-    stdout + stderr."""
+def _run(args, timeout, env):
     proc = subprocess.run(
         [str(a) for a in args],
         cwd=REPO_ROOT,
@@ -95,8 +93,27 @@ def run_tool(args, timeout=600, env=None) -> str:
         text=True,
         timeout=timeout,
         env=dict(os.environ, **(env or {})))
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output[-4000:]
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def run_tool(args, timeout=600, env=None) -> str:
+    """Run a command from the repository root; assert success; return its
+    stdout + stderr."""
+    returncode, output = _run(args, timeout, env)
+    assert returncode == 0, output[-4000:]
+    return output
+
+
+def run_distributed(args, timeout=600, env=None) -> str:
+    """:func:`run_tool` for ``tools/dist_*.sh`` on a free rendezvous port,
+    retried once on a new port if it was taken between choosing it and
+    torchrun binding it."""
+    env = dict(env or {}, PORT=str(free_port()))
+    returncode, output = _run(args, timeout, env)
+    if returncode and 'address already in use' in output.lower():
+        env['PORT'] = str(free_port())
+        returncode, output = _run(args, timeout, env)
+    assert returncode == 0, output[-4000:]
     return output
 
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import free_port, run_tool, tiny_toy_options
+from conftest import run_distributed, run_tool, tiny_toy_options
 
 CONFIGS = {
     'PolarNeXt': 'projects/PolarNeXt/configs/polarnext_r18_fpn_toy-cpu.py',
@@ -63,11 +63,6 @@ def test_polarmask_dist_train_two_cpu_processes(toy_root, tmp_path):
         'bash', 'tools/dist_train.sh', CONFIGS['PolarMask'], '2',
         '--work-dir', tmp_path, '--cfg-options', *tiny_toy_options(toy_root)
     ]
-    # One retry with a new port: the port can be taken between choosing it
-    # and torchrun binding it.
-    try:
-        output = run_tool(args, env={'PORT': str(free_port())})
-    except AssertionError:
-        output = run_tool(args, env={'PORT': str(free_port())})
+    output = run_distributed(args)
     assert 'CPU distributed: gloo, rank 0 of 2' in output
     assert (tmp_path / 'epoch_1.pth').is_file()

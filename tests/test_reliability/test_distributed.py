@@ -19,14 +19,12 @@ first flips), a plain batch sampler (``AspectRatioBatchSampler`` groups
 differently for batch 1 and 2), equal image sizes (no batch padding
 difference) and the same initial weights (``load_from``).
 """
-import os
 import re
-import socket
-import subprocess
 import sys
 
 import pytest
 import torch
+from conftest import run_distributed, run_tool
 from bad_dataset import THREE_CLASS_IDS, class_names, make_bad_dataset
 from mmengine.registry import DefaultScope
 from mmengine.runner import save_checkpoint
@@ -71,29 +69,6 @@ def _initial_weights(cfg, path):
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def _run(cmd, repo_root, env=None, retry_on_busy_port=False):
-    proc = subprocess.run(
-        cmd,
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=dict(os.environ, **(env or {})))
-    output = proc.stdout + proc.stderr
-    if proc.returncode and retry_on_busy_port and \
-            'address already in use' in output.lower():
-        # the port can be taken between choosing it and torchrun binding it
-        return _run(cmd, repo_root, {'PORT': str(_free_port())})
-    assert proc.returncode == 0, output[-4000:]
-    return output
-
-
 def _grad_norms(output):
     return [float(v) for v in re.findall(r'grad_norm: ([0-9.]+)', output)]
 
@@ -124,18 +99,14 @@ def test_two_processes_match_one_with_the_same_total_batch(
         config, repo_root, bad_data, tmp_path):
     config = _config(config, bad_data, tmp_path)
     single, dist = tmp_path / 'single', tmp_path / 'dist'
-    out_single = _run([
-        sys.executable, 'tools/train.py', config, '--work-dir',
-        str(single)
-    ], repo_root)
+    out_single = run_tool([
+        sys.executable, 'tools/train.py', config, '--work-dir', single
+    ])
     dist_cmd = [
         'bash', 'tools/dist_train.sh', config, '2', '--work-dir',
         str(dist), '--cfg-options', 'train_dataloader.batch_size=1'
     ]
-    out_dist = _run(
-        dist_cmd,
-        repo_root, {'PORT': str(_free_port())},
-        retry_on_busy_port=True)
+    out_dist = run_distributed(dist_cmd)
     assert 'CPU distributed: gloo, rank 0 of 2' in out_dist
 
     norms_single, norms_dist = _grad_norms(out_single), _grad_norms(out_dist)

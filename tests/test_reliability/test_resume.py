@@ -13,6 +13,7 @@ import time
 
 import pytest
 import torch
+from conftest import run_tool
 from polar_configs import POLARNEXT, tiny_config
 
 from mmdet_ext.utils import checkpoint_is_complete, find_resume_checkpoint
@@ -48,13 +49,6 @@ def _train_cmd(config, work_dir, *extra):
     ]
 
 
-def _run(cmd, repo_root):
-    proc = subprocess.run(
-        cmd, cwd=repo_root, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
-    return proc.stdout + proc.stderr
-
-
 def _kill_in_epoch_2(cmd, repo_root, log_path):
     """Start training, SIGKILL it once epoch 2 has logged an iteration."""
     marker = f'Epoch(train) [2][1/{ITERS_PER_EPOCH}]'
@@ -84,13 +78,13 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(
         repo_root, toy_root, tmp_path):
     config = _config_file(toy_root, tmp_path)
     whole, killed = tmp_path / 'whole', tmp_path / 'killed'
-    _run(_train_cmd(config, whole), repo_root)
+    run_tool(_train_cmd(config, whole))
 
     _kill_in_epoch_2(_train_cmd(config, killed), repo_root,
                      tmp_path / 'killed.log')
     assert (killed / 'epoch_1.pth').is_file()
     assert not (killed / 'epoch_2.pth').exists()  # killed mid-epoch
-    output = _run(_train_cmd(config, killed, '--resume'), repo_root)
+    output = run_tool(_train_cmd(config, killed, '--resume'))
     assert 'resumed epoch: 1, iter: 4' in output
     assert 'restored the random state of iteration 4' in output
 
