@@ -15,6 +15,7 @@ writes ``outputs/vis/<image>.png`` (and ``outputs/preds/<image>.json``
 unless ``--no-save-pred``).
 """
 import argparse
+import inspect
 import os.path as osp
 import sys
 from typing import List, Optional, Sequence
@@ -24,6 +25,7 @@ if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
 import mmcv  # noqa: E402
+from mmcv.transforms import LoadImageFromFile  # noqa: E402
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.utils import import_modules_from_strings  # noqa: E402
@@ -110,6 +112,7 @@ def demo_config(args: argparse.Namespace) -> Config:
     # mmengine's inferencer does not read custom_imports.
     if cfg.get('custom_imports', None):
         import_modules_from_strings(**cfg.custom_imports)
+    use_inferencer_loader(cfg)
     visualizer = dict(cfg.get('visualizer', None) or {})
     visualizer.update(
         type='PolarDetVisualizer',
@@ -119,6 +122,27 @@ def demo_config(args: argparse.Namespace) -> Config:
     visualizer['vis_backends'] = None
     cfg.visualizer = visualizer
     return cfg
+
+
+def use_inferencer_loader(cfg: Config) -> None:
+    """Let ``DetInferencer`` find the test pipeline's image loader.
+
+    It looks for a transform named exactly ``LoadImageFromFile`` and swaps
+    it for its ``InferencerLoader`` (which also takes arrays); a subclass
+    such as this project's ``CheckedLoadImageFromFile`` is renamed to it,
+    keeping the shared arguments (the loader reads files itself).
+    """
+    pipeline = cfg.test_dataloader.dataset.pipeline
+    for transform in pipeline:
+        name = str(transform['type']).split('.')[-1]
+        if name == 'LoadImageFromFile':
+            return
+        if name.endswith('LoadImageFromFile'):
+            accepted = inspect.signature(LoadImageFromFile).parameters
+            for key in [k for k in transform if k not in accepted]:
+                transform.pop(key)
+            transform['type'] = 'LoadImageFromFile'
+            return
 
 
 def save_png(image, inputs: List[str], index: int, out_dir: str) -> str:
