@@ -1,9 +1,10 @@
 # COCO 2017 instance segmentation with polygon masks (all parts of every object are kept
 # through the transforms by mmdet's PolygonMasks). Override the location with
 # --cfg-options data_root=/path/to/coco/ (with the trailing slash) or link data/coco.
-# Loading (mmdet_ext): CheckedLoadImageFromFile stops on a truncated or unreadable image
-# with its file name; LoadPolygonAnnotations = LoadAnnotations(poly2mask=False) that also
-# turns RLE-encoded objects into polygons (README "Robustness").
+# Loading (mmdet_ext): CheckedLoadImageFromFile stops on a truncated or unreadable
+# training image with its file name (test pipelines keep MMDetection's LoadImageFromFile,
+# the name DetInferencer looks for); LoadPolygonAnnotations = LoadAnnotations(
+# poly2mask=False) that also turns RLE-encoded objects into polygons (README "Robustness").
 dataset_type = 'CocoDataset'
 data_root = 'data/coco/'
 backend_args = None
@@ -16,7 +17,7 @@ train_pipeline = [
     dict(type='PackDetInputs')
 ]
 test_pipeline = [
-    dict(type='CheckedLoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadImageFromFile', backend_args=backend_args),
     dict(type='Resize', scale=(1333, 800), keep_ratio=True),
     dict(type='LoadPolygonAnnotations', with_bbox=True, with_mask=True),
     dict(

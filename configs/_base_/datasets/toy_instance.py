@@ -15,7 +15,7 @@ train_pipeline = [
     dict(type='PackDetInputs')
 ]
 test_pipeline = [
-    dict(type='CheckedLoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadImageFromFile', backend_args=backend_args),
     dict(type='Resize', scale=(320, 256), keep_ratio=True),
     dict(type='LoadPolygonAnnotations', with_bbox=True, with_mask=True),
     dict(
