@@ -1,6 +1,6 @@
 # Tiny Mask R-CNN FPN (ResNet-18, narrow neck/heads, no pretrained weights) that trains on
-# the toy dataset on CPU in minutes; the plain-FPN twin of
-# configs/mask_rcnn_pafpn/mask-rcnn_r18_pafpn_toy-cpu.py.
+# the toy dataset on CPU in minutes; configs/mask_rcnn_pafpn/mask-rcnn_r18_pafpn_toy-cpu.py
+# adds PAFPN to it.
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     '../_base_/datasets/toy_instance.py',
