@@ -15,6 +15,7 @@ from mmdet_ext.geometry.ray_origin import compute_ray_origins
 from mmdet_ext.geometry.ray_targets import decode_rays
 from mmdet_ext.geometry.soft_rasterizer import soft_rasterize
 from mmdet_ext.structures.polygons import PolygonTensor
+from mmdet_ext.utils.config_utils import check_choice
 from .top_cost_matcher import TopCostMatcher
 
 PART_CHOICES = ('all', 'largest')
@@ -217,14 +218,9 @@ class PolarTargetBuilder:
                  focal_alpha: float = 0.25,
                  focal_gamma: float = 2.0,
                  chunk_size: Optional[int] = 500) -> None:
-        for name, value in (('ray_target_parts', ray_target_parts),
-                            ('mask_target_parts', mask_target_parts)):
-            if value not in PART_CHOICES:
-                raise ValueError(
-                    f'{name} must be one of {PART_CHOICES}, got {value!r}')
-        if cost_mask not in COST_MASK_CHOICES:
-            raise ValueError(f'cost_mask must be one of {COST_MASK_CHOICES}, '
-                             f'got {cost_mask!r}')
+        check_choice('ray_target_parts', ray_target_parts, PART_CHOICES)
+        check_choice('mask_target_parts', mask_target_parts, PART_CHOICES)
+        check_choice('cost_mask', cost_mask, COST_MASK_CHOICES)
         self.cost_mask = cost_mask
         self.num_classes = num_classes
         self.num_rays = num_rays
@@ -424,15 +420,14 @@ class PolarTargetBuilder:
         if len(pair_point) == 0:
             return labels, empty
         if self.uses_predictions:
-            positives = self._match_by_cost(points, cls_logits, rays,
-                                            ray_polys, mask_polys, gt_labels,
-                                            pair_point, pair_gt)
+            pos_gt, pos = self._match_by_cost(points, cls_logits, rays,
+                                              ray_polys, mask_polys,
+                                              object_boxes, gt_labels,
+                                              pair_point, pair_gt)
         else:
-            positives = self._match_by_area(points, rays, ray_polys,
-                                            mask_polys, object_boxes,
-                                            pair_point, pair_gt)
-        pos_gt, pos = positives
-        pos.gt_boxes = object_boxes[pos_gt]
+            pos_gt, pos = self._match_by_area(points, rays, ray_polys,
+                                              mask_polys, object_boxes,
+                                              pair_point, pair_gt)
         labels[pos.point_inds] = gt_labels[pos_gt]
         return labels, pos
 
@@ -455,7 +450,7 @@ class PolarTargetBuilder:
         return pos_gt, PositiveTargets(
             point_inds=pos_point,
             points=points[pos_point],
-            gt_boxes=None,
+            gt_boxes=object_boxes[pos_gt],
             pred_rays=pos_rays,
             target_rays=self.ray_coder.encode(points[pos_point], ray_polys,
                                               pos_gt),
@@ -464,9 +459,9 @@ class PolarTargetBuilder:
 
     def _match_by_cost(self, points: Tensor, cls_logits: Tensor,
                        rays: Tensor, ray_polys: PolygonTensor,
-                       mask_polys: PolygonTensor, gt_labels: Tensor,
-                       pair_point: Tensor, pair_gt: Tensor
-                       ) -> Tuple[Tensor, PositiveTargets]:
+                       mask_polys: PolygonTensor, object_boxes: Tensor,
+                       gt_labels: Tensor, pair_point: Tensor,
+                       pair_gt: Tensor) -> Tuple[Tensor, PositiveTargets]:
         """Top-cost selection over all candidates (PolarNeXt)."""
         target_rays = self.ray_coder.encode(points[pair_point], ray_polys,
                                             pair_gt)
@@ -490,12 +485,12 @@ class PolarTargetBuilder:
                 target_rays, cost_masks, target_masks)
             selected = self.matcher.select(costs, pair_gt, pair_point)
 
-        pos_point = pair_point[selected]
+        pos_point, pos_gt = pair_point[selected], pair_gt[selected]
         pos_rays = pair_rays[selected]
-        return pair_gt[selected], PositiveTargets(
+        return pos_gt, PositiveTargets(
             point_inds=pos_point,
             points=points[pos_point],
-            gt_boxes=None,
+            gt_boxes=object_boxes[pos_gt],
             pred_rays=pos_rays,
             target_rays=target_rays[selected],
             soft_masks=soft[selected] if soft is not None else

@@ -2,7 +2,8 @@ from .checkpoint import (allow_checkpoint_globals, check_checkpoint_matches,
                          checkpoint_is_complete, checkpoint_safe_globals,
                          find_resume_checkpoint, format_mismatch,
                          safe_torch_load, state_dict_mismatch)
-from .config_utils import explain_config_error, merge_cfg_options
+from .config_utils import (check_choice, explain_config_error,
+                           merge_cfg_options)
 from .data_check import (DataCheckError, ImageLoadError, check_dataset,
                          check_datasets, data_error_message)
 from .dist import cuda_available, setup_distributed

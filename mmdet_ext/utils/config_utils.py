@@ -1,9 +1,16 @@
 """Config helpers shared by the tools."""
 import difflib
 import re
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Sequence
 
 from mmengine.config import Config
+
+
+def check_choice(name: str, value: Any, choices: Sequence) -> None:
+    """Raise ``ValueError`` naming the option when ``value`` is not one of
+    ``choices``."""
+    if value not in choices:
+        raise ValueError(f'{name} must be one of {choices}, got {value!r}')
 
 
 def _replace_root(node: Any, old: str, new: str) -> Any:

@@ -18,6 +18,7 @@ from mmdet_ext.models.dense_heads.base_polar_head import (FOCAL_LOSS,
                                                        NORMAL_INIT,
                                                        BasePolarHead)
 from mmdet_ext.task_modules import PolarTargetBuilder, PositiveTargets
+from mmdet_ext.utils.config_utils import check_choice
 
 INF = 1e8
 # exp() of a larger logit exceeds any image (e^16 ~ 9e6 px); capping it keeps
@@ -136,8 +137,8 @@ class PolarMaskHead(BasePolarHead):
             train_cfg=train_cfg,
             test_cfg=test_cfg,
             init_cfg=init_cfg)
-        _check_choice('quality_target', quality_target, QUALITY_TARGETS)
-        _check_choice('quality_tower', quality_tower, QUALITY_TOWERS)
+        check_choice('quality_target', quality_target, QUALITY_TARGETS)
+        check_choice('quality_tower', quality_tower, QUALITY_TOWERS)
         if len(regress_ranges) != len(self.strides):
             raise ValueError(f'{len(self.strides)} strides but '
                              f'{len(regress_ranges)} regress_ranges')
@@ -435,11 +436,6 @@ class PolarMaskHead(BasePolarHead):
         return self._polygon_results(scores, labels, points,
                                      rows['rays'][row_inds], img_meta, cfg,
                                      rescale, with_nms, nms_bboxes)
-
-
-def _check_choice(name: str, value: str, choices: Tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f'{name} must be one of {choices}, got {value!r}')
 
 
 def _exp_distance(logits: Tensor) -> Tensor:
