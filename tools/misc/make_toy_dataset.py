@@ -74,12 +74,17 @@ import math
 import shutil
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
 import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from mmdet_ext.datasets.transforms.rle_to_polygons import \
+    mask_to_polygons as trace_mask_polygons  # noqa: E402
 
 SHAPE_KINDS = ('ellipse', 'star', 'bracket', 'polygon', 'cross', 'crescent')
 CONVEX_KINDS = ('ellipse', 'polygon')
@@ -240,47 +245,9 @@ def _bar_polygon(centre: tuple[float, float], half_len: float,
 # --------------------------------------------------------------------------
 # Masks to COCO segmentation
 # --------------------------------------------------------------------------
-def mask_to_polygons(mask: np.ndarray) -> list[list[float]]:
-    """External pixel-boundary polygons of a binary mask.
-
-    The mask is upsampled 2x so that ``cv2.findContours`` (which returns
-    boundary pixel centres) yields every pixel edge; mapping an upsampled
-    coordinate ``u`` to ``ceil(u / 2)`` puts the vertices on the pixel
-    corners. The polygons therefore rasterise (pycocotools) to exactly the
-    mask with its holes filled.
-
-    Args:
-        mask (np.ndarray): (H, W) bool or uint8 mask.
-
-    Returns:
-        list[list[float]]: One flat ``[x0, y0, x1, y1, ...]`` polygon (at
-        least 4 vertices) per 8-connected component; empty for an empty
-        mask.
-    """
-    mask = np.ascontiguousarray(mask, dtype=np.uint8)
-    if not mask.any():
-        return []
-    up = np.repeat(np.repeat(mask, 2, axis=0), 2, axis=1)
-    contours, _ = cv2.findContours(up, cv2.RETR_EXTERNAL,
-                                   cv2.CHAIN_APPROX_SIMPLE)
-    polygons = []
-    for contour in contours:
-        pts = (contour.reshape(-1, 2) + 1) // 2
-        pts = _drop_redundant_vertices(pts)
-        if len(pts) >= 3:
-            polygons.append(pts.astype(np.float64).ravel().tolist())
-    return polygons
-
-
-def _drop_redundant_vertices(pts: np.ndarray) -> np.ndarray:
-    """Remove repeated and collinear vertices of a closed polygon."""
-    pts = pts[np.any(pts != np.roll(pts, 1, axis=0), axis=1)]
-    if len(pts) < 3:
-        return pts
-    prev, nxt = np.roll(pts, 1, axis=0), np.roll(pts, -1, axis=0)
-    cross = ((pts[:, 0] - prev[:, 0]) * (nxt[:, 1] - pts[:, 1]) -
-             (pts[:, 1] - prev[:, 1]) * (nxt[:, 0] - pts[:, 0]))
-    return pts[cross != 0]
+# Pixel-exact outer polygons of each 8-connected part, collinear vertices
+# removed (the tracing shared with the RLE-to-polygon loader).
+mask_to_polygons = partial(trace_mask_polygons, drop_collinear=True)
 
 
 def polygons_to_rle(polygons: list[list[float]], height: int,

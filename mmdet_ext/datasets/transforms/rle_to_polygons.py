@@ -43,7 +43,8 @@ def rle_to_polygons(rle: dict, height: int, width: int) -> List[List[float]]:
     return mask_to_polygons(mask_utils.decode(rle))
 
 
-def mask_to_polygons(mask: np.ndarray) -> List[List[float]]:
+def mask_to_polygons(mask: np.ndarray,
+                     drop_collinear: bool = False) -> List[List[float]]:
     """Outer pixel-boundary polygons of a binary mask, one per part.
 
     ``cv2.findContours`` returns the centres of the boundary pixels; on the
@@ -53,6 +54,8 @@ def mask_to_polygons(mask: np.ndarray) -> List[List[float]]:
 
     Args:
         mask (np.ndarray): (H, W) binary mask.
+        drop_collinear (bool): Also remove vertices on a straight line
+            between their neighbours (same rasterisation, fewer vertices).
 
     Returns:
         list[list[float]]: Flat ``[x0, y0, x1, y1, ...]`` polygons with at
@@ -68,9 +71,20 @@ def mask_to_polygons(mask: np.ndarray) -> List[List[float]]:
         # upsampled neighbours can map to the same corner
         keep = np.any(corners != np.roll(corners, 1, axis=0), axis=1)
         corners = corners[keep]
+        if drop_collinear and len(corners) >= 3:
+            corners = _drop_collinear(corners)
         if len(corners) >= 3:
             polygons.append(corners.astype(np.float64).reshape(-1).tolist())
     return polygons
+
+
+def _drop_collinear(pts: np.ndarray) -> np.ndarray:
+    """Vertices of a closed polygon that are not on the line between their
+    neighbours."""
+    prev, nxt = np.roll(pts, 1, axis=0), np.roll(pts, -1, axis=0)
+    cross = ((pts[:, 0] - prev[:, 0]) * (nxt[:, 1] - pts[:, 1]) -
+             (pts[:, 1] - prev[:, 1]) * (nxt[:, 0] - pts[:, 0]))
+    return pts[cross != 0]
 
 
 @TRANSFORMS.register_module()
