@@ -11,7 +11,8 @@ from mmengine.evaluator import DumpResults
 
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 from mmdet_ext.utils import (DataCheckError, check_checkpoint_matches,
-                             check_datasets, setup_distributed)
+                             check_datasets, setup_distributed,
+                             teardown_distributed)
 
 
 def parse_args():
@@ -103,6 +104,7 @@ def main():
             runner.test_evaluator.metrics.append(
                 DumpResults(out_file_path=args.out))
         runner.test()
+    teardown_distributed()
 
 
 if __name__ == '__main__':

@@ -12,7 +12,7 @@ from mmdet.utils import setup_cache_size_limit_of_dynamo
 from mmdet_ext.engine import amp_optim_wrapper
 from mmdet_ext.utils import (DataCheckError, check_checkpoint_matches,
                              check_datasets, find_resume_checkpoint,
-                             setup_distributed)
+                             setup_distributed, teardown_distributed)
 
 
 def parse_args():
@@ -101,6 +101,7 @@ def main():
         runner = build_runner(cfg)
         check_resume_checkpoint(cfg, runner)
         runner.train()
+    teardown_distributed()
 
 
 if __name__ == '__main__':

@@ -6,7 +6,7 @@ from .config_utils import (check_choice, explain_config_error,
                            merge_cfg_options)
 from .data_check import (DataCheckError, ImageLoadError, check_dataset,
                          check_datasets, data_error_message)
-from .dist import cuda_available, setup_distributed
+from .dist import cuda_available, setup_distributed, teardown_distributed
 
 __all__ = [
     'allow_checkpoint_globals', 'checkpoint_safe_globals', 'safe_torch_load',
@@ -14,5 +14,6 @@ __all__ = [
     'find_resume_checkpoint', 'format_mismatch', 'state_dict_mismatch',
     'DataCheckError', 'ImageLoadError', 'check_dataset', 'check_datasets',
     'data_error_message', 'cuda_available',
-    'setup_distributed', 'merge_cfg_options', 'explain_config_error'
+    'setup_distributed', 'teardown_distributed', 'merge_cfg_options',
+    'explain_config_error', 'check_choice'
 ]

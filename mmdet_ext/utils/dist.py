@@ -46,8 +46,12 @@ def setup_distributed(cfg: Config, launcher: str) -> None:
     """
     if launcher == 'none' or cuda_available():
         return
-    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
-    cfg.env_cfg.dist_cfg['backend'] = 'gloo'
+    # Config.setdefault stores a copy, so the nested dicts are set one by one.
+    if 'env_cfg' not in cfg:
+        cfg.env_cfg = dict()
+    if 'dist_cfg' not in cfg.env_cfg:
+        cfg.env_cfg.dist_cfg = dict()
+    cfg.env_cfg.dist_cfg.backend = 'gloo'
     wrapper = dict(cfg.get('model_wrapper_cfg') or {})
     wrapper.setdefault('type', 'MMDistributedDataParallel')
     wrapper['device_ids'] = None  # DDP rejects device_ids for CPU modules
@@ -64,6 +68,22 @@ def setup_distributed(cfg: Config, launcher: str) -> None:
             f'CPU distributed: gloo, rank {torch_dist.get_rank()} of '
             f'{torch_dist.get_world_size()}',
             logger='current')
+
+
+def teardown_distributed() -> None:
+    """After a finished run: wait for every rank, then destroy the default
+    process group (if any). Error exits skip it (the barrier would wait for
+    ranks that may never arrive; torchrun stops them).
+
+    A process that leaves while a peer still reads from its gloo
+    connection (e.g. rank 0 after broadcasting the validation metrics) makes
+    the peer abort (``terminate called without an active exception``,
+    SIGABRT) at the end of a finished run, and torchrun reports the run as
+    failed; the barrier lets every rank finish its last collective first.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
 
 
 def _export_slurm_env(dist_cfg: dict) -> None:
