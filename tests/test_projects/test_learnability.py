@@ -1,32 +1,72 @@
-"""Learnability: each tiny polar model memorises 4 real COCO images
-(segm AP >= 0.4).
+"""Learnability: the tiny polar models memorise real COCO images
+(``tools/analysis_tools/learning_curve.py``; README "Learnability").
 
-Trains with tools/train.py and evaluates with tools/test.py on the same images
-(tools/misc/overfit.py; about 5 minutes per model on 2 idle CPU cores). The
-margin over 0.4 is small (see the project READMEs for the measured values), so
-the runs are marked long (``make test-long``) and do not gate CI.
+CI runs a short curve: the tiny PolarNeXt trains 100 iterations at 384 px on
+the first 4 coco128 train images and must beat ``SHORT_THRESHOLD`` (about
+two minutes on 2 idle cores); ``diagnose_polar.py`` then reads the same
+checkpoint. The goal runs (512 px, up to 800 iterations, against the oracle)
+are marked long (``make test-long``).
 """
-import sys
-
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import load_tool
 
-sys.path.insert(0, str(REPO_ROOT / 'tools' / 'misc'))
-
-CONFIGS = [
-    'projects/PolarNeXt/configs/polarnext_r18_fpn_overfit-coco128-cpu.py',
-    'projects/PolarMask/configs/polarmask_r18_fpn_overfit-coco128-cpu.py',
+POLARNEXT = 'projects/PolarNeXt/configs/polarnext_r18_fpn_overfit-coco128-cpu.py'
+POLARMASK = 'projects/PolarMask/configs/polarmask_r18_fpn_overfit-coco128-cpu.py'
+SHORT_SCALE = [
+    f'{loader}.dataset.pipeline.{index}.scale=(384,384)'
+    for loader, index in (('train_dataloader', 2), ('val_dataloader', 1),
+                          ('test_dataloader', 1))
 ]
+# Measured segm AP after 100 iterations at 384 px: see README "Learnability"
+# (SGD, the tiny regime's previous optimiser, reaches about 0.1 there).
+SHORT_THRESHOLD = 0.30
+
+
+@pytest.fixture(scope='module')
+def short_curve(coco128_root, tmp_path_factory):
+    curve = load_tool('tools/analysis_tools/learning_curve.py')
+    return curve.learning_curve(
+        [POLARNEXT],
+        data_root=str(coco128_root),
+        iters=[100],
+        work_dir=str(tmp_path_factory.mktemp('curve')),
+        cfg_options=SHORT_SCALE)
+
+
+def test_polarnext_learns_in_100_iterations(short_curve):
+    row, = short_curve['rows']
+    assert row['segm_mAP']['mean'] >= SHORT_THRESHOLD, row
+    oracle, = short_curve['oracles']
+    assert 0 < row['oracle_fraction'] < 1.05, (row, oracle)
+
+
+def test_diagnosis_of_the_learned_model(short_curve):
+    diagnose = load_tool('tools/analysis_tools/diagnose_polar.py')
+    run, = short_curve['runs']
+    result = diagnose.run(f"{run['work_dir']}/overfit_config.py",
+                          f"{run['work_dir']}/iter_100.pth")
+    official = result['variants']['official']['AP']
+    # The tool's own post-processing replays the head's: same AP as test.py.
+    assert official == pytest.approx(run['metrics']['segm_mAP'], abs=0.002)
+    # Scoring by the true IoU cannot rank worse than the model's scores by
+    # much; the best detection per object bounds the recall.
+    assert result['variants']['true_iou_score']['AP'] >= official - 0.02
+    assert result['recall_at_0_5'] <= result['best_iou_at_0_5'] + 1e-9
+    assert 0 < result['best_iou_mean'] <= 1
 
 
 @pytest.mark.long
-@pytest.mark.parametrize('config', CONFIGS)
-def test_memorises_four_coco_images(config, coco128_root, tmp_path):
-    from overfit import overfit
-    metrics = overfit(
-        config=config,
-        work_dir=str(tmp_path),
-        data_root=str(coco128_root),
-        num_images=4)
-    assert metrics['segm_mAP'] >= 0.4, metrics
+@pytest.mark.parametrize('config, fraction', [(POLARNEXT, 0.75),
+                                              (POLARMASK, 0.5)])
+def test_polar_models_approach_their_oracle(config, fraction, coco128_root,
+                                            tmp_path):
+    """512 px, 400 iterations: the fraction of the oracle's AP measured in
+    the README's learnability table, with a margin."""
+    curve = load_tool('tools/analysis_tools/learning_curve.py')
+    result = curve.learning_curve([config],
+                                  data_root=str(coco128_root),
+                                  iters=[400],
+                                  work_dir=str(tmp_path))
+    row, = result['rows']
+    assert row['oracle_fraction'] >= fraction, row
