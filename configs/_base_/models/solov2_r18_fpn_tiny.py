@@ -1,0 +1,18 @@
+# Tiny SOLOv2 for CPU (shared by the toy and overfit configs): ResNet-18 from scratch and
+# the 64-channel FPN of the tiny polar models, a narrow SOLOv2 head. num_classes is set by
+# the config that uses it.
+_base_ = './solov2_r50_fpn.py'
+
+model = dict(
+    backbone=dict(
+        depth=18, frozen_stages=-1, norm_eval=False, init_cfg=None),
+    neck=dict(in_channels=[64, 128, 256, 512], out_channels=64),
+    mask_head=dict(
+        in_channels=64,
+        feat_channels=128,
+        stacked_convs=2,
+        num_grids=[24, 20, 16, 12, 8],
+        mask_feature_head=dict(
+            feat_channels=32,
+            out_channels=64,
+            norm_cfg=dict(type='GN', num_groups=16, requires_grad=True))))
