@@ -27,7 +27,7 @@ from .polygon_ops import (DEFAULT_CHUNK_ELEMENTS, auto_chunk_size,
                           points_in_polygons, points_in_polygons_dense,
                           scanline_crossings)
 
-ORIGIN_METHODS = ('centroid', 'inside', 'centroid_or_inside')
+ORIGIN_METHODS = ('centroid', 'int_centroid', 'inside', 'centroid_or_inside')
 
 
 def area_centroid(polygons: PolygonTensor,
@@ -238,7 +238,9 @@ def compute_ray_origins(polygons: PolygonTensor,
 
     Args:
         polygons (PolygonTensor): N objects.
-        method (str): ``'centroid'`` (official area centroid),
+        method (str): ``'centroid'`` (sub-pixel area centroid),
+            ``'int_centroid'`` (the official one: the area centroid
+            truncated to int in the network input's coordinates),
             ``'inside'`` (pole of inaccessibility, always inside) or
             ``'centroid_or_inside'`` (the centroid if it is inside the
             object, else the inside point).
@@ -257,8 +259,9 @@ def compute_ray_origins(polygons: PolygonTensor,
             f'method must be one of {ORIGIN_METHODS}, got {method!r}')
     if method == 'inside':
         return inside_points(polygons, **inside_kwargs)
-    origins = area_centroid(polygons, largest_only, truncate)
-    if method == 'centroid':
+    origins = area_centroid(polygons, largest_only,
+                            truncate or method == 'int_centroid')
+    if method in ('centroid', 'int_centroid'):
         return origins
     edges, edge_valid = polygons.edges()
     obj_inds = torch.arange(len(polygons), device=polygons.device)

@@ -568,7 +568,10 @@ def decode_rays(points: Tensor,
         points (Tensor): Ray origins (P, 2).
         rays (Tensor): Ray lengths (P, K).
         max_shape (Sequence[int], optional): (H, W, ...) of the image; if
-            given, x is clipped to [0, W - 1] and y to [0, H - 1].
+            given, x is clipped to [0, W] and y to [0, H], the image extent
+            in the pixel-edge convention of pycocotools, which draws the
+            masks (the official [0, W - 1] clip of cv2's pixel-centre
+            convention loses the last column and row).
 
     Returns:
         Tensor: Vertices (P, K, 2).
@@ -578,8 +581,8 @@ def decode_rays(points: Tensor,
     if max_shape is not None:
         height, width = max_shape[0], max_shape[1]
         vertices = torch.stack([
-            vertices[..., 0].clamp(0, width - 1), vertices[..., 1].clamp(
-                0, height - 1)
+            vertices[..., 0].clamp(0, width), vertices[..., 1].clamp(
+                0, height)
         ],
                                dim=-1)
     return vertices

@@ -146,7 +146,7 @@ class PolarRayCoder(BaseBBoxCoder):
             points (Tensor): Ray origins (P, 2).
             rays (Tensor): Ray lengths (P, K).
             max_shape (Sequence[int], optional): (H, W) to clip x to
-                [0, W - 1] and y to [0, H - 1].
+                [0, W] and y to [0, H] (see :func:`decode_rays`).
 
         Returns:
             Tensor: Vertices (P, K, 2).

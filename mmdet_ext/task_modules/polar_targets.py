@@ -168,8 +168,9 @@ class PolarTargetBuilder:
             (default) puts no range on the candidates.
         mask_size (int): Side R of the mask crops. Defaults to 64.
         tau (float): Soft rasteriser smoothness. Defaults to 0.1.
-        ray_origin (str): ``'centroid'`` (official), ``'inside'`` or
-            ``'centroid_or_inside'``.
+        ray_origin (str): ``'int_centroid'`` (official: the area centroid
+            truncated to int), ``'centroid'`` (sub-pixel), ``'inside'`` or
+            ``'centroid_or_inside'`` (see :func:`compute_ray_origins`).
         ray_target_parts (str): Parts used for the ray targets, the origin
             and the centre-sampling box: ``'largest'`` (official) or
             ``'all'``.

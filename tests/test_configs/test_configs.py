@@ -1,4 +1,5 @@
 """Every config parses, inherits the MMDetection way and builds its model."""
+import copy
 import re
 from pathlib import Path
 
@@ -76,54 +77,188 @@ def test_tiny_configs_run_a_train_step(path, toy_root):
     total.backward()
 
 
-def test_polarnext_official_hyper_parameters():
-    cfg = _load('projects/PolarNeXt/configs/polarnext_r50-torch_fpn_1x_coco.py')
-    head = cfg.model.bbox_head
-    assert head.num_rays == 36 and head.strides == [8, 16, 32, 64, 128]
-    assert head.target_builder.matcher.num_sample == 9
-    assert head.target_builder.sampling_radius == 1.5
-    assert head.target_builder.mask_size == 64
-    assert head.target_builder.tau == 0.1
-    assert cfg.optim_wrapper.optimizer.lr == 0.01
-    assert cfg.optim_wrapper.clip_grad.max_norm == 35
-    assert cfg.param_scheduler[0].start_factor == 0.1
-    assert cfg.param_scheduler[1].milestones == [8, 11]
-    assert cfg.train_dataloader.batch_size == 4
-    ms = _load(
-        'projects/PolarNeXt/configs/polarnext_r50-torch_fpn_3x_ms_coco.py')
-    assert ms.train_cfg.max_epochs == 36
-    assert ms.param_scheduler[1].milestones == [27, 33]
-    resize = ms.train_dataloader.dataset.pipeline[2]
-    assert resize.type == 'RandomResize'
-    assert resize.scale == [(1333, 640), (1333, 800)]
-    r101 = _load(
-        'projects/PolarNeXt/configs/polarnext_r101-torch_fpn_3x_ms_coco.py')
-    assert r101.model.backbone.depth == 101
+# Official values of the paper-named configs (design notes: PolarNeXt
+# `polarnext-official-design.md` §3, §5, §7.2; PolarMask `peers.md` A.1-A.5).
+# Keys are dotted paths into the resolved config; a key starting with
+# 'head:' reads the attribute of the built head (defaults set in code).
+POLARNEXT_1X = {
+    'model.backbone.depth': 50,
+    'model.backbone.style': 'pytorch',
+    'model.backbone.frozen_stages': 1,
+    'model.backbone.norm_eval': True,
+    'model.backbone.init_cfg.checkpoint': 'torchvision://resnet50',
+    'model.neck.out_channels': 256,
+    'model.neck.start_level': 1,
+    'model.neck.add_extra_convs': 'on_output',
+    'model.neck.relu_before_extra_convs': True,
+    'model.neck.num_outs': 5,
+    'model.bbox_head.feat_channels': 256,
+    'model.bbox_head.stacked_convs': 4,
+    'model.bbox_head.strides': [8, 16, 32, 64, 128],
+    'model.bbox_head.num_rays': 36,
+    'model.bbox_head.ray_min': 0.01,
+    'model.bbox_head.norm_cfg.num_groups': 32,
+    'head:ray_activation': 'linear',
+    'head:loss_weighting': 'iou',
+    'model.bbox_head.target_builder.sampling_radius': 1.5,
+    'model.bbox_head.target_builder.mask_size': 64,
+    'model.bbox_head.target_builder.tau': 0.1,
+    'model.bbox_head.target_builder.ray_origin': 'int_centroid',
+    'model.bbox_head.target_builder.ray_target_parts': 'largest',
+    'model.bbox_head.target_builder.mask_target_parts': 'largest',
+    'model.bbox_head.target_builder.fallback_candidate': False,
+    'model.bbox_head.target_builder.ray_coder.mode': 'farthest',
+    'model.bbox_head.target_builder.ray_coder.miss_value': 0.01,
+    'model.bbox_head.target_builder.matcher.type': 'TopCostMatcher',
+    'model.bbox_head.target_builder.matcher.num_sample': 9,
+    'head:target_builder.regress_ranges': None,
+    'head:target_builder.cost_mask': 'soft',
+    'head:target_builder.matcher.cls_weight': 1.0,
+    'head:target_builder.matcher.polar_weight': 1.0,
+    'head:target_builder.matcher.dice_weight': 1.0,
+    'model.bbox_head.loss_cls.gamma': 2.0,
+    'model.bbox_head.loss_cls.alpha': 0.25,
+    'model.bbox_head.loss_dice.eps': 1.0,
+    'model.bbox_head.loss_dice.naive_dice': True,
+    'model.test_cfg.nms_pre': 1000,
+    'model.test_cfg.score_thr': 0.05,
+    'model.test_cfg.nms.iou_threshold': 0.5,
+    'model.test_cfg.max_per_img': 100,
+    'optim_wrapper.optimizer.type': 'SGD',
+    'optim_wrapper.optimizer.lr': 0.01,
+    'optim_wrapper.optimizer.momentum': 0.9,
+    'optim_wrapper.optimizer.weight_decay': 0.0001,
+    'optim_wrapper.paramwise_cfg.bias_lr_mult': 2.0,
+    'optim_wrapper.paramwise_cfg.bias_decay_mult': 0.0,
+    'optim_wrapper.clip_grad.max_norm': 35,
+    'param_scheduler.0.start_factor': 0.1,
+    'param_scheduler.0.end': 500,
+    'param_scheduler.1.milestones': [8, 11],
+    'train_cfg.max_epochs': 12,
+    'auto_scale_lr.base_batch_size': 16,
+    'train_dataloader.batch_size': 4,
+    'train_dataloader.dataset.pipeline.2.scale': (1333, 800),
+    'train_dataloader.dataset.pipeline.3.prob': 0.5,
+    'test_dataloader.dataset.pipeline.1.scale': (1333, 800),
+}
+POLARNEXT_3X_MS = dict(
+    POLARNEXT_1X, **{
+        'train_cfg.max_epochs': 36,
+        'param_scheduler.1.milestones': [27, 33],
+        'train_dataloader.dataset.pipeline.2.type': 'RandomResize',
+        'train_dataloader.dataset.pipeline.2.scale': [(1333, 640),
+                                                      (1333, 800)],
+    })
+POLARMASK_1X = {
+    'model.backbone.depth': 50,
+    'model.backbone.style': 'caffe',
+    'model.backbone.frozen_stages': 1,
+    'model.bbox_head.num_rays': 36,
+    'model.bbox_head.with_box_branch': True,
+    'model.bbox_head.regress_ranges': ((-1, 64), (64, 128), (128, 256),
+                                       (256, 512), (512, 1e8)),
+    'head:target_builder.sampling_radius': 1.5,
+    'head:target_builder.ray_origin': 'int_centroid',
+    'head:target_builder.ray_target_parts': 'largest',
+    'head:target_builder.fallback_candidate': False,
+    'head:target_builder.matcher.__class__.__name__': 'MinAreaMatcher',
+    'model.test_cfg.nms_pre': 1000,
+    'model.test_cfg.score_thr': 0.05,
+    'model.test_cfg.quality_offset': 0.5,
+    'model.test_cfg.nms.iou_threshold': 0.5,
+    'model.test_cfg.max_per_img': 100,
+    'optim_wrapper.optimizer.lr': 0.01,
+    'optim_wrapper.optimizer.momentum': 0.9,
+    'optim_wrapper.optimizer.weight_decay': 0.0001,
+    'optim_wrapper.paramwise_cfg.bias_lr_mult': 2.0,
+    'optim_wrapper.clip_grad.max_norm': 35,
+    'param_scheduler.0.start_factor': 1 / 3,
+    'param_scheduler.0.end': 500,
+    'param_scheduler.1.milestones': [8, 11],
+    'train_dataloader.batch_size': 4,
+    'train_dataloader.dataset.pipeline.2.scale': (1280, 768),
+    'train_dataloader.dataset.pipeline.2.keep_ratio': False,
+}
+OFFICIAL = {
+    'projects/PolarNeXt/configs/polarnext_r50-torch_fpn_1x_coco.py':
+    POLARNEXT_1X,
+    'projects/PolarNeXt/configs/polarnext_r50-torch_fpn_3x_ms_coco.py':
+    POLARNEXT_3X_MS,
+    'projects/PolarNeXt/configs/polarnext_r101-torch_fpn_3x_ms_coco.py':
+    dict(
+        POLARNEXT_3X_MS, **{
+            'model.backbone.depth': 101,
+            'model.backbone.init_cfg.checkpoint': 'torchvision://resnet101'
+        }),
+    'projects/PolarMask/configs/polarmask_r50_fpn_1x_coco.py': POLARMASK_1X,
+    'projects/PolarMask/configs/polarmask_r50_fpn_ms-640-800_2x_coco.py':
+    dict(
+        POLARMASK_1X, **{
+            'train_cfg.max_epochs': 26,
+            'train_dataloader.dataset.pipeline.2.scale': [(1333, 640),
+                                                          (1333, 800)],
+            'train_dataloader.dataset.pipeline.2.keep_ratio': False,
+            'param_scheduler.0.end': 2000,
+            'param_scheduler.1.milestones': [18, 24],
+            # official 1 image x 32 GPUs at lr 0.02; linearly scaled to 2 x 8
+            'train_dataloader.batch_size': 2,
+        }),
+}
 
 
-def test_polarmask_official_hyper_parameters():
-    cfg = _load('projects/PolarMask/configs/polarmask_r50_fpn_1x_coco.py')
-    head = cfg.model.bbox_head
-    assert head.num_rays == 36 and head.with_box_branch
-    assert head.regress_ranges[0] == (-1, 64)
-    assert head.regress_ranges[4][0] == 512
-    assert head.target_builder.sampling_radius == 1.5
-    assert head.target_builder.matcher.type == 'MinAreaMatcher'
-    assert cfg.model.test_cfg.quality_offset == 0.5
-    assert cfg.model.test_cfg.nms.iou_threshold == 0.5
-    assert cfg.model.backbone.style == 'caffe'
-    resize = cfg.train_dataloader.dataset.pipeline[2]
-    assert resize.scale == (1280, 768) and resize.keep_ratio is False
-    assert cfg.train_dataloader.batch_size == 4
-    assert cfg.optim_wrapper.optimizer.lr == 0.01
-    assert cfg.param_scheduler[0].start_factor == pytest.approx(1 / 3)
-    assert cfg.param_scheduler[0].end == 500
-    assert cfg.param_scheduler[1].milestones == [8, 11]
-    ms = _load('projects/PolarMask/configs/'
-               'polarmask_r50_fpn_ms-640-800_2x_coco.py')
-    resize = ms.train_dataloader.dataset.pipeline[2]
-    assert resize.scale == [(1333, 640), (1333, 800)]
-    assert ms.train_cfg.max_epochs == 26
+def _lookup(root, dotted):
+    value = root
+    for key in dotted.split('.'):
+        if isinstance(value, (list, tuple)):
+            value = value[int(key)]
+        elif isinstance(value, dict):
+            value = value[key]
+        else:
+            value = getattr(value, key)
+    return value
+
+
+def _same(actual, expected):
+    if isinstance(expected, (list, tuple)):
+        return (isinstance(actual, (list, tuple))
+                and len(actual) == len(expected)
+                and all(_same(a, e) for a, e in zip(actual, expected)))
+    if isinstance(expected, float) and isinstance(actual, (int, float)):
+        return actual == pytest.approx(expected)
+    return actual == expected
+
+
+@pytest.mark.parametrize('path', sorted(OFFICIAL))
+def test_paper_configs_equal_the_official_values(path):
+    cfg = _load(path)
+    head = MODELS.build(_without_pretrained(copy.deepcopy(cfg.model))).bbox_head
+    wrong = {}
+    for key, expected in OFFICIAL[path].items():
+        actual = (_lookup(head, key[len('head:'):])
+                  if key.startswith('head:') else _lookup(cfg, key))
+        if not _same(actual, expected):
+            wrong[key] = (actual, expected)
+    assert not wrong, f'(actual, official): {wrong}'
+
+
+def test_plus_config_changes_only_the_target_options():
+    """The _plus config differs from the paper config only by the target
+    options it documents."""
+    root = 'projects/PolarNeXt/configs/'
+    official = _load(root + 'polarnext_r50-torch_fpn_1x_coco.py')
+    plus = _load(root + 'polarnext_r50-torch_fpn_1x_coco_plus.py')
+    changed = {
+        key: plus.model.bbox_head.target_builder[key]
+        for key, value in official.model.bbox_head.target_builder.items()
+        if plus.model.bbox_head.target_builder[key] != value
+    }
+    assert changed == dict(
+        ray_origin='centroid', mask_target_parts='all',
+        fallback_candidate=True)
+    plus.model.bbox_head.target_builder = (
+        official.model.bbox_head.target_builder)
+    assert plus.model == official.model
+    assert plus.optim_wrapper == official.optim_wrapper
 
 
 def test_polarmask_ladder_switches_one_piece_per_rung():

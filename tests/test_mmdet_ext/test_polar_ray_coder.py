@@ -97,7 +97,7 @@ def test_decode_inverts_encode_on_a_convex_polygon():
     assert dist.max() < 1e-3
     clipped = coder.decode(
         points, torch.full((1, 36), 500.), max_shape=(120, 150))
-    assert clipped[..., 0].max() == 149 and clipped[..., 1].max() == 119
+    assert clipped[..., 0].max() == 150 and clipped[..., 1].max() == 120
     assert clipped.min() == 0
     with pytest.raises(ValueError):
         coder.decode(points, torch.ones(1, 8))

@@ -411,7 +411,7 @@ def test_decode_clips_to_image():
     points = torch.tensor([[5., 5.]])
     rays = torch.full((1, 4), 10.)
     verts = decode_rays(points, rays, max_shape=(8, 12))
-    assert verts[0].tolist() == [[11., 5.], [5., 7.], [0., 5.], [5., 0.]]
+    assert verts[0].tolist() == [[12., 5.], [5., 8.], [0., 5.], [5., 0.]]
     assert decode_rays(points, rays)[0, 0].tolist() == [15., 5.]
 
 

@@ -1,6 +1,8 @@
 """What both polar heads (PolarNeXt, PolarMask) guarantee: finite losses on
 any GT, background-only images, any class count, degenerate and multi-part
 objects, and the same prediction format."""
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +12,8 @@ from mmengine.structures import InstanceData
 from mmdet.structures.mask import BitmapMasks
 from mmdet_ext.structures.rle_masks import RLEMasks
 from polar_head_cases import (HEADS, IMG, TEST_CFG, assert_finite_with_grad,
-                              feats, gt, loss, make_head, meta, square)
+                              feats, gt, loss, make_head, meta, square,
+                              targets)
 
 KINDS = sorted(HEADS)
 GEOMETRIC_LOSSES = {
@@ -68,14 +71,37 @@ def test_degenerate_and_multipart_objects(kind):
     assert all(torch.isfinite(v) for v in only_bad.values())
 
 
+# A "C" shape: its area centroid (50.8, 60) lies in the gap, outside it.
+C_SHAPE = np.array([10, 10, 110, 10, 110, 30, 30, 30, 30, 90, 110, 90, 110,
+                    110, 10, 110], dtype=np.float64)
+
+
 @pytest.mark.parametrize('kind', KINDS)
-@pytest.mark.parametrize('origin', ['centroid', 'inside'])
+@pytest.mark.parametrize('origin', ['centroid', 'int_centroid', 'inside'])
 def test_centroid_outside_object(kind, origin):
-    # A "C" shape: its area centroid lies in the gap, outside the object.
-    c_shape = np.array([10, 10, 110, 10, 110, 30, 30, 30, 30, 90, 110, 90,
-                        110, 110, 10, 110], dtype=np.float64)
     head = make_head(kind, target_builder=dict(ray_origin=origin))
-    assert_finite_with_grad(loss(head, [gt([[c_shape]], [0])]), head)
+    assert_finite_with_grad(loss(head, [gt([[C_SHAPE]], [0])]), head)
+
+
+@pytest.mark.parametrize('kind', KINDS)
+def test_ray_origin_moves_the_positives(kind):
+    """Positives lie within 1.5 strides of the chosen origin: in the gap of
+    the C for the centroid, inside it for 'inside'."""
+    from mmdet_ext.geometry import compute_ray_origins
+    from mmdet_ext.structures.polygons import PolygonTensor
+    poly = PolygonTensor.from_polygon_masks([[C_SHAPE]])
+    positives = {}
+    for origin in ('centroid', 'inside'):
+        head = make_head(kind, target_builder=dict(ray_origin=origin))
+        _, pos = targets(head, gt([[C_SHAPE]], [0]))
+        point_strides = head._points(
+            [(IMG // s, IMG // s) for s in head.strides],
+            torch.device('cpu'))[1][pos.point_inds]
+        centre = compute_ray_origins(poly, method=origin)[0].float()
+        offset = (pos.points - centre).abs().max(dim=1).values
+        assert len(pos) and (offset < 1.5 * point_strides).all()
+        positives[origin] = set(pos.point_inds.tolist())
+    assert positives['centroid'] != positives['inside']
 
 
 @pytest.mark.parametrize('kind', KINDS)
@@ -127,8 +153,57 @@ def test_predict_without_masks(kind):
     assert 'masks' not in res and len(res) > 0
 
 
+def test_model_code_never_moves_tensors_to_cuda():
+    """Device-agnostic model code: tensors follow the input's device, so no
+    module of the polar packages calls .cuda() or names a CUDA device."""
+    from conftest import REPO_ROOT
+    pattern = re.compile(r"\.cuda\(|device=['\"]cuda|['\"]cuda:\d")
+    model_dirs = ('models', 'geometry', 'structures', 'task_modules')
+    files = [
+        *(path for name in model_dirs
+          for path in (REPO_ROOT / 'mmdet_ext' / name).rglob('*.py')),
+        *(REPO_ROOT / 'projects').glob('*/*/*.py')
+    ]
+    assert len(files) > 20
+    offenders = [
+        f'{path.relative_to(REPO_ROOT)}:{number}'
+        for path in files
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line.split('#')[0])
+    ]
+    assert not offenders, offenders
+
+
+def _polygon_masks(head, points, rays, rescale=True):
+    """Masks of the polygons of ``rays`` from ``points`` for a 150 x 200
+    image resized to 96 x 128 (scale 0.64), through the head's
+    post-processing."""
+    img_meta = dict(
+        img_shape=(96, 128), ori_shape=(150, 200), scale_factor=(0.64, 0.64))
+    cfg = ConfigDict(TEST_CFG, score_thr=0.0)
+    results = head._polygon_results(
+        torch.ones(len(points)), torch.zeros(len(points), dtype=torch.long),
+        points, rays, img_meta, cfg, rescale=rescale, with_nms=False)
+    return results.masks.to_ndarray()
+
+
 @pytest.mark.parametrize('kind', KINDS)
-def test_no_cuda_needed(kind):
+def test_full_image_polygon_covers_every_pixel(kind):
+    # Rays far beyond the image clip to its extent: the polygon is the whole
+    # image, and every pixel of the original image is inside its mask (the
+    # official [0, W - 1] clip lost the last column and row).
     head = make_head(kind)
-    assert all(p.device.type == 'cpu' for p in head.parameters())
-    assert not any('cuda' in str(b.device) for b in head.buffers())
+    masks = _polygon_masks(head, torch.tensor([[64., 48.]]),
+                           torch.full((1, 36), 1000.))
+    assert masks.shape == (1, 150, 200)
+    assert masks.all()
+
+
+@pytest.mark.parametrize('kind', KINDS)
+def test_object_touching_right_and_bottom_edges_keeps_last_pixels(kind):
+    head = make_head(kind)
+    # Origin near the bottom-right corner, rays reaching past both edges.
+    masks = _polygon_masks(head, torch.tensor([[120., 88.]]),
+                           torch.full((1, 36), 20.))[0]
+    assert masks[:, -1].any() and masks[-1, :].any()
+    assert masks[-1, -1]

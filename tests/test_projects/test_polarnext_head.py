@@ -19,26 +19,59 @@ def test_forward_shapes():
         assert rays[level].dtype == torch.float32
 
 
-def test_tiny_object_gets_a_positive():
-    labels, pos = targets(make_head(),
-                          gt([[square(50.5, 50.5, 53.5, 53.5)]], [2]))
-    assert len(pos) == 1 and (labels == 2).sum() == 1
+def _seeded_head(**kwargs):
+    torch.manual_seed(0)
+    return make_head(**kwargs)
 
 
-def test_point_claimed_by_two_objects_goes_to_one():
+def test_mask_target_parts_changes_the_target_crops_only():
+    # Two parts: rays come from the largest either way. The crop box spans
+    # the parts used (and the small predicted polygons, which lie inside the
+    # largest part): the largest square fills its crop, both parts fill 58 %
+    # of theirs. (No Dice cost, so that both select the same positives.)
+    multipart = [square(10, 10, 50, 100), square(70, 10, 90, 40)]
+    pos = {
+        parts: targets(
+            _seeded_head(
+                target_builder=dict(
+                    mask_target_parts=parts,
+                    matcher=dict(type='TopCostMatcher', dice_weight=0.))),
+            gt([multipart], [0]))[1]
+        for parts in ('all', 'largest')
+    }
+    assert torch.equal(pos['all'].point_inds, pos['largest'].point_inds)
+    assert torch.equal(pos['all'].target_rays, pos['largest'].target_rays)
+    filled = {
+        parts: p.target_masks.float().mean((1, 2))
+        for parts, p in pos.items()
+    }
+    assert (filled['largest'] > 0.9).all()
+    assert (filled['all'] < 0.7).all()
+    with pytest.raises(ValueError, match='mask_target_parts'):
+        make_head(target_builder=dict(mask_target_parts='smallest'))
+
+
+@pytest.mark.parametrize('fallback', [True, False])
+def test_fallback_candidate_for_an_object_smaller_than_a_stride(fallback):
+    # A 2 px object between the points of every level: no candidate.
+    head = make_head(target_builder=dict(fallback_candidate=fallback))
+    labels, pos = targets(head, gt([[square(53, 53, 55, 55)]], [2]))
+    assert len(pos) == int(fallback)
+    assert int((labels == 2).sum()) == int(fallback)
+
+
+@pytest.mark.parametrize('exclusive', [True, False])
+def test_exclusive_matching_on_overlapping_objects(exclusive):
     # Two identical objects: every candidate point is shared by both.
     box = square(30, 30, 90, 90)
-    labels, pos = targets(make_head(), gt([[box], [box.copy()]], [0, 1]))
-    assert len(pos) > 0
-    assert len(torch.unique(pos.point_inds)) == len(pos.point_inds)
-    assert int((labels < 3).sum()) == len(pos)
-
-
-@pytest.mark.parametrize('parts', ['all', 'largest'])
-def test_mask_target_parts(parts):
-    head = make_head(target_builder=dict(mask_target_parts=parts))
-    multipart = [square(10, 10, 50, 100), square(70, 10, 90, 40)]
-    assert_finite_with_grad(loss(head, [gt([multipart], [0])]), head)
+    head = make_head(target_builder=dict(
+        matcher=dict(type='TopCostMatcher', exclusive=exclusive)))
+    _, pos = targets(head, gt([[box], [box.copy()]], [0, 1]))
+    num_unique = len(torch.unique(pos.point_inds))
+    if exclusive:
+        assert num_unique == len(pos) == 9
+    else:  # the official matcher: both objects take the same 9 points
+        assert num_unique == 9 and len(pos) == 18
 
 
 @pytest.mark.parametrize('cost_mask', ['soft', 'hard'])

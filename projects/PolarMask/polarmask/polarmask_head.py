@@ -43,7 +43,8 @@ class PolarMaskHead(BasePolarHead):
 
     Training (:class:`PolarTargetBuilder` with :class:`MinAreaMatcher`): a
     location is positive for an object when it lies within ``1.5 * stride``
-    of the object's mass centre (the area centroid of its largest part),
+    of the object's mass centre (the area centroid of its largest part,
+    truncated to int as the official code),
     inside its box, and the max box distance falls in the level's regress
     range; a location claimed by several objects goes to the smallest.
     Losses: focal (average factor #pos + #images), polar IoU and IoU box
@@ -164,7 +165,7 @@ class PolarMaskHead(BasePolarHead):
         cfg = dict(
             sampling_radius=1.5,
             regress_ranges=regress_ranges,
-            ray_origin='centroid',
+            ray_origin='int_centroid',
             ray_target_parts='largest',
             mask_target_parts='largest',
             fallback_candidate=False,

@@ -16,6 +16,12 @@ from mmdet_ext.models.dense_heads.base_polar_head import (FOCAL_LOSS,
                                                        NORMAL_INIT,
                                                        BasePolarHead)
 from mmdet_ext.task_modules import PolarTargetBuilder, PositiveTargets
+from mmdet_ext.utils.config_utils import check_choice
+
+RAY_ACTIVATIONS = ('linear', 'exp')
+LOSS_WEIGHTINGS = ('iou', 'uniform')
+# exp() of a larger raw output exceeds any image (e^12 strides).
+MAX_LOG_RAY = 12.0
 
 
 @MODELS.register_module()
@@ -26,7 +32,9 @@ class PolarNeXtHead(BasePolarHead):
     tower), ``num_rays`` ray lengths and one mask-quality logit (both on the
     regression tower). Ray k leaves the location at angle ``2 pi k / K``
     (0 along +x, y pointing down); its length is ``Scale_l(conv) * stride``
-    clamped to at least ``ray_min``, as in the official model.
+    clamped to at least ``ray_min``, as in the official model
+    (``ray_activation='linear'``), or ``exp(Scale_l(conv)) * stride``
+    (``'exp'``: no dead rays below the clamp, relative steps).
 
     Training (see :class:`PolarTargetBuilder`): centre-sampling candidates on
     all levels, ray targets, soft-rasterised predicted masks against crops
@@ -43,6 +51,15 @@ class PolarNeXtHead(BasePolarHead):
         strides (Sequence[int]): Strides of the input levels.
         num_rays (int): Rays per location. Defaults to 36.
         ray_min (float): Floor of predicted ray lengths. Defaults to 0.01.
+        ray_activation (str): ``'linear'`` (official: ``Scale * conv *
+            stride`` clamped at ``ray_min``; a negative raw output gets no
+            gradient) or ``'exp'`` (``exp(Scale * conv) * stride``; every ray
+            gets a gradient and starts at one stride).
+        loss_weighting (str): Weights of the polar and Dice losses of the
+            positives: ``'iou'`` (official: the detached soft IoU of each
+            prediction, normalised by its sum, so poorly predicted positives
+            get little regression gradient) or ``'uniform'`` (mean over the
+            positives).
         conv_cfg (:obj:`ConfigDict` or dict, optional): Conv config.
         norm_cfg (:obj:`ConfigDict` or dict): Tower norm config. Defaults to
             GN with 32 groups.
@@ -68,6 +85,8 @@ class PolarNeXtHead(BasePolarHead):
                  strides: Tuple[int, ...] = (8, 16, 32, 64, 128),
                  num_rays: int = 36,
                  ray_min: float = 0.01,
+                 ray_activation: str = 'linear',
+                 loss_weighting: str = 'iou',
                  conv_cfg: OptConfigType = None,
                  norm_cfg: ConfigType = dict(
                      type='GN', num_groups=32, requires_grad=True),
@@ -101,7 +120,11 @@ class PolarNeXtHead(BasePolarHead):
             train_cfg=train_cfg,
             test_cfg=test_cfg,
             init_cfg=init_cfg)
+        check_choice('ray_activation', ray_activation, RAY_ACTIVATIONS)
+        check_choice('loss_weighting', loss_weighting, LOSS_WEIGHTINGS)
         self.ray_min = ray_min
+        self.ray_activation = ray_activation
+        self.loss_weighting = loss_weighting
         self.loss_cls = MODELS.build(loss_cls)
         self.loss_polar = MODELS.build(loss_polar)
         self.loss_dice = MODELS.build(loss_dice)
@@ -151,11 +174,17 @@ class PolarNeXtHead(BasePolarHead):
         cls_feat = self.cls_convs(x)
         reg_feat = self.reg_convs(x)
         cls_score = self.conv_cls(cls_feat)
-        # Ray lengths in fp32 even under autocast: they feed the geometry.
-        rays = scale(self.conv_rays(reg_feat)).float() * stride
-        rays = rays.clamp(min=self.ray_min)
+        rays = self._ray_lengths(scale(self.conv_rays(reg_feat)), stride)
         quality = self.conv_quality(reg_feat)
         return cls_score, rays, quality
+
+    def _ray_lengths(self, raw: Tensor, stride: int) -> Tensor:
+        """Ray lengths in input pixels from the scaled raw outputs, in fp32
+        even under autocast (they feed the geometry)."""
+        raw = raw.float()
+        if self.ray_activation == 'exp':
+            return raw.clamp(max=MAX_LOG_RAY).exp() * stride
+        return (raw * stride).clamp(min=self.ray_min)
 
     # -------------------------------------------------------------- loss
     def loss_by_feat(
@@ -218,7 +247,9 @@ class PolarNeXtHead(BasePolarHead):
         # Every process joins the same all-reduces (a batch without positives
         # too), or DDP's collectives get out of step.
         iou = pos.soft_iou() if len(pos) else quality.new_zeros(0)
-        iou_norm = max(reduce_mean(iou.sum().float()).item(), 1e-6)
+        reg_weight = (iou if self.loss_weighting == 'iou' else
+                      torch.ones_like(iou))
+        reg_norm = max(reduce_mean(reg_weight.sum().float()).item(), 1e-6)
         if len(pos) == 0:
             # Zero losses that keep every branch in the graph (DDP needs it).
             zero = pos.pred_rays.sum() * 0 + quality.sum() * 0
@@ -228,12 +259,15 @@ class PolarNeXtHead(BasePolarHead):
                 loss_dice=zero,
                 loss_quality=zero)
         loss_polar = self.loss_polar(
-            pos.pred_rays, pos.target_rays, weight=iou, avg_factor=iou_norm)
+            pos.pred_rays,
+            pos.target_rays,
+            weight=reg_weight,
+            avg_factor=reg_norm)
         loss_dice = self.loss_dice(
             pos.soft_masks.flatten(1),
             pos.target_masks.flatten(1),
-            weight=iou,
-            avg_factor=iou_norm)
+            weight=reg_weight,
+            avg_factor=reg_norm)
         loss_quality = self.loss_quality(
             quality[pos.point_inds].float(), iou, avg_factor=num_pos)
         return dict(

@@ -20,4 +20,5 @@ model = dict(
         in_channels=64,
         feat_channels=64,
         stacked_convs=2,
-        norm_cfg=dict(type='GN', num_groups=16, requires_grad=True)))
+        norm_cfg=dict(type='GN', num_groups=16, requires_grad=True),
+        target_builder=dict(ray_origin='centroid')))

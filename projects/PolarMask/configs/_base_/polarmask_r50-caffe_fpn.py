@@ -46,7 +46,7 @@ model = dict(
         norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
         target_builder=dict(
             sampling_radius=1.5,
-            ray_origin='centroid',
+            ray_origin='int_centroid',  # official: int(centroid)
             ray_target_parts='largest',
             ray_coder=dict(
                 type='PolarRayCoder', mode='farthest', miss_value=1e-6),

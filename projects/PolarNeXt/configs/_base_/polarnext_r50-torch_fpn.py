@@ -40,9 +40,14 @@ model = dict(
             sampling_radius=1.5,
             mask_size=64,
             tau=0.1,
-            ray_origin='centroid',
+            # Official target semantics (design notes §3.3-3.6): origin = area
+            # centroid truncated to int, rays and mask crops from the largest
+            # part, no candidate for objects without one. Our alternatives are
+            # gathered in polarnext_r50-torch_fpn_1x_coco_plus.py.
+            ray_origin='int_centroid',
             ray_target_parts='largest',
-            mask_target_parts='all',
+            mask_target_parts='largest',
+            fallback_candidate=False,
             ray_coder=dict(
                 type='PolarRayCoder', mode='farthest', miss_value=0.01),
             matcher=dict(type='TopCostMatcher', num_sample=9),
