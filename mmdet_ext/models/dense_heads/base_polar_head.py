@@ -1,6 +1,6 @@
 """What the polar dense heads (PolarNeXt, PolarMask) share: towers, points,
 level flattening and turning selected rays into instances."""
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -82,6 +82,38 @@ class BasePolarHead(BaseDenseHead):
         self.test_cfg = test_cfg
         self.prior_generator = TASK_UTILS.build(
             dict(type='MlvlPointGenerator', strides=self.strides, offset=0.5))
+
+    #: Predictor names of the official checkpoints mapped onto ours (prefixes
+    #: of the head's state-dict keys), see :meth:`_load_from_state_dict`.
+    OFFICIAL_KEYS: Dict[str, str] = {}
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str,
+                              local_metadata: dict, strict: bool,
+                              missing_keys: List[str],
+                              unexpected_keys: List[str],
+                              error_msgs: List[str]) -> None:
+        """Load our checkpoints and the official ones: keys named as in
+        :attr:`OFFICIAL_KEYS` are renamed and converted
+        (:meth:`_convert_official`) first, as MMDetection's heads do for the
+        checkpoints of their earlier versions."""
+        renamed = []
+        for key in [k for k in state_dict if k.startswith(prefix)]:
+            name = key[len(prefix):]
+            for official, ours in self.OFFICIAL_KEYS.items():
+                if name.startswith(official):
+                    new_key = prefix + ours + name[len(official):]
+                    state_dict[new_key] = state_dict.pop(key)
+                    renamed.append(new_key)
+                    break
+        if renamed:
+            self._convert_official(state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+
+    def _convert_official(self, state_dict: dict, prefix: str) -> None:
+        """Convert official weights already renamed to our keys (in place);
+        nothing to do unless the official layout differs."""
 
     def _build_tower(self) -> nn.Sequential:
         """``stacked_convs`` 3x3 conv-norm-ReLU layers."""

@@ -186,6 +186,30 @@ class PolarMaskHead(BasePolarHead):
                         or self.quality_target == 'mask_iou'))
         return cfg
 
+    # Official checkpoints (xieenze/PolarMask, mmdet 1.x): the predictors are
+    # named polar_*, the ray scales scales_mask; towers and box scales match.
+    OFFICIAL_KEYS = {
+        'polar_cls.': 'conv_cls.',
+        'polar_reg.': 'conv_reg.',
+        'polar_mask.': 'conv_rays.',
+        'polar_centerness.': 'conv_centerness.',
+        'scales_mask.': 'scales_rays.',
+    }
+
+    def _convert_official(self, state_dict: dict, prefix: str) -> None:
+        """Reorder the official ray channels: their ray k points at
+        (sin, cos)(2 pi k / K), ours j at (cos, sin)(2 pi j / K), so ours j is
+        theirs (K / 4 - j) mod K."""
+        num_rays = self.num_rays
+        if num_rays % 4:
+            raise ValueError('official PolarMask weights need num_rays '
+                             f'divisible by 4, got {num_rays}')
+        order = [(num_rays // 4 - j) % num_rays for j in range(num_rays)]
+        for name in ('weight', 'bias'):
+            key = f'{prefix}conv_rays.{name}'
+            if key in state_dict:
+                state_dict[key] = state_dict[key][order]
+
     # ------------------------------------------------------------ layers
     def _init_layers(self) -> None:
         """Three towers, four predictors and per-level scales."""

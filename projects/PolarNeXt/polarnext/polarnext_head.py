@@ -140,6 +140,10 @@ class PolarNeXtHead(BasePolarHead):
             **target_builder)
         self._init_layers()
 
+    # Official checkpoints (Sun15194/PolarNeXt) name the ray and quality
+    # predictors after FCOS; everything else has our names already.
+    OFFICIAL_KEYS = {'conv_reg.': 'conv_rays.', 'conv_centerness.': 'conv_quality.'}
+
     # ------------------------------------------------------------ layers
     def _init_layers(self) -> None:
         """Two towers, three predictors and one learnable scale per level."""
