@@ -4,7 +4,7 @@ QUICKSTART_CONFIG ?= projects/PolarNeXt/configs/polarnext_r18_fpn_toy-cpu.py
 QUICKSTART_DIR ?= work_dirs/quickstart
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-long quickstart toy-data clean
+.PHONY: setup test test-long quickstart toy-data coco128-data clean
 
 setup:
 	@bash tools/install_openmmlab.sh
@@ -13,6 +13,12 @@ data/toy/annotations/instances_train.json:
 	$(PY) tools/misc/make_toy_dataset.py data/toy --seed 0
 
 toy-data: setup data/toy/annotations/instances_train.json
+
+# The 128-image COCO sample (7 MB) in data/coco128_seg/ (tools/misc/download_dataset.py).
+data/coco128_seg/annotations/instances_val.json:
+	$(PY) tools/misc/download_dataset.py coco128
+
+coco128-data: setup data/coco128_seg/annotations/instances_val.json
 
 test: setup
 	$(PY) -m pytest tests -q $(PYTEST_ARGS)

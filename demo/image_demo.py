@@ -33,7 +33,9 @@ from mmengine.utils import import_modules_from_strings  # noqa: E402
 import mmdet_ext  # noqa: E402,F401  (registries, safe checkpoint loading)
 import mmdet_ext.visualization  # noqa: E402,F401  (PolarDetVisualizer)
 from mmdet.apis import DetInferencer  # noqa: E402
-from mmdet_ext.utils import merge_cfg_options  # noqa: E402
+from mmdet_ext.utils import (  # noqa: E402
+    DataCheckError, checkpoint_classes, merge_cfg_options, sync_classes)
+from mmdet_ext.utils.dataset_classes import coco_format_datasets  # noqa
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -109,6 +111,7 @@ def demo_config(args: argparse.Namespace) -> Config:
         raise SystemExit(f'error: config file not found: {args.model}')
     cfg = Config.fromfile(args.model)
     merge_cfg_options(cfg, args.cfg_options)
+    use_trained_classes(cfg, args.weights)
     # mmengine's inferencer does not read custom_imports.
     if cfg.get('custom_imports', None):
         import_modules_from_strings(**cfg.custom_imports)
@@ -122,6 +125,21 @@ def demo_config(args: argparse.Namespace) -> Config:
     visualizer['vis_backends'] = None
     cfg.visualizer = visualizer
     return cfg
+
+
+def use_trained_classes(cfg: Config, weights: Optional[str]) -> None:
+    """Give a config whose datasets are ``CocoFormatDataset`` (classes from
+    the annotation file, README "Train on your own data") the classes of
+    the checkpoint, or of the annotation files without one, and the model
+    as many (:func:`~mmdet_ext.utils.sync_classes`). The checkpoint comes
+    first: the annotation files may be absent where the demo runs."""
+    if not coco_format_datasets(cfg):
+        return
+    classes = checkpoint_classes(weights) if weights else None
+    try:
+        sync_classes(cfg, classes=classes)
+    except (DataCheckError, ValueError) as err:
+        raise SystemExit(f'error: {err}') from None
 
 
 def use_inferencer_loader(cfg: Config) -> None:
@@ -145,6 +163,24 @@ def use_inferencer_loader(cfg: Config) -> None:
             return
 
 
+class PolarDetInferencer(DetInferencer):
+    """``DetInferencer`` that also turns into prediction dicts the RLE
+    masks of the polar heads (``RLEMasks``).
+
+    When the boxes of an image are all zero (an image without detection),
+    MMDetection derives them from ``masks.cpu()``, which only a tensor has;
+    such masks are decoded into one first.
+    """
+
+    def pred2dict(self, data_sample, pred_out_dir: str = '') -> dict:
+        pred = data_sample.get('pred_instances', None)
+        masks = None if pred is None else pred.get('masks', None)
+        if hasattr(masks, 'to_ndarray') and (
+                'bboxes' not in pred or pred.bboxes.sum() == 0):
+            pred.masks = torch.from_numpy(masks.to_ndarray().astype(bool))
+        return super().pred2dict(data_sample, pred_out_dir)
+
+
 def save_png(image, inputs: List[str], index: int, out_dir: str) -> str:
     """Write one RGB visualisation as ``OUT_DIR/vis/<stem>.png``."""
     source = inputs[index] if index < len(inputs) else f'{index:08d}'
@@ -159,7 +195,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     args = parse_args(argv)
     if args.weights is not None and not osp.isfile(args.weights):
         raise SystemExit(f'error: checkpoint not found: {args.weights}')
-    inferencer = DetInferencer(
+    inferencer = PolarDetInferencer(
         model=demo_config(args),
         weights=args.weights,
         device=args.device,

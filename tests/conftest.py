@@ -1,5 +1,10 @@
 """Shared fixtures: repository paths, the shared COCO sample and the toy dataset.
 
+The coco128 sample (``COCO128_ROOT``): ``$COCO128_ROOT`` if set; else the copy beside the
+checkout that CI provides, ``../shared/data/coco128_seg``, if it exists; else
+``data/coco128_seg`` (``python tools/misc/download_dataset.py coco128``). Tests that need it
+skip when none of these exists.
+
 End-to-end runs of a few minutes may be marked ``@pytest.mark.slow``: they run in ``make
 test`` and can be deselected with ``make test PYTEST_ARGS='-m "not slow"'``. Runs too long
 or too noisy to gate CI are marked ``@pytest.mark.long`` and only run with ``--run-long``
@@ -22,7 +27,17 @@ settings.register_profile('explore', derandomize=False)
 settings.load_profile(os.environ.get('HYPOTHESIS_PROFILE', 'repo'))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-COCO128_ROOT = REPO_ROOT.parent / 'shared' / 'data' / 'coco128_seg'
+
+
+def _coco128_root() -> Path:
+    """Where the tests find coco128 (module docstring): one switch for all."""
+    if os.environ.get('COCO128_ROOT'):
+        return Path(os.environ['COCO128_ROOT'])
+    shared = REPO_ROOT.parent / 'shared' / 'data' / 'coco128_seg'
+    return shared if shared.is_dir() else REPO_ROOT / 'data' / 'coco128_seg'
+
+
+COCO128_ROOT = _coco128_root()
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 # Tests run single-threaded per process; two cores are shared with subprocesses.
@@ -69,10 +84,11 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope='session')
 def coco128_root() -> Path:
-    """The real COCO sample shipped beside the checkout in CI."""
+    """The real COCO sample (:data:`COCO128_ROOT`)."""
     if not (COCO128_ROOT / 'annotations' / 'instances_val.json').is_file():
-        pytest.skip(f'{COCO128_ROOT} not found: the shared COCO sample is '
-                    'only available beside the checkout (CI)')
+        pytest.skip(f'{COCO128_ROOT} not found: run python '
+                    'tools/misc/download_dataset.py coco128, or set '
+                    'COCO128_ROOT')
     return COCO128_ROOT
 
 

@@ -21,7 +21,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 from mmdet_ext.utils import (  # noqa: E402
     DataCheckError, data_error_message, explain_config_error,
-    merge_cfg_options)
+    merge_cfg_options, sync_classes)
 
 
 def add_common_args(parser: argparse.ArgumentParser,
@@ -63,10 +63,16 @@ def parse_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
 
 def load_config(args: argparse.Namespace) -> Config:
     """Config with ``--cfg-options``, launcher and work dir applied (the
-    default work dir is ``./work_dirs/<config name>``)."""
+    default work dir is ``./work_dirs/<config name>``), and the classes of
+    its ``CocoFormatDataset`` annotation files given to the datasets and
+    the model (:func:`~mmdet_ext.utils.sync_classes`)."""
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     merge_cfg_options(cfg, args.cfg_options)
+    try:
+        sync_classes(cfg)
+    except (DataCheckError, ValueError) as err:
+        sys.exit(f'error: {err}')
     if getattr(args, 'work_dir', None) is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

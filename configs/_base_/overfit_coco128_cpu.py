@@ -1,5 +1,6 @@
 # Learnability runs on CPU: a tiny model memorises a handful of real COCO images
-# (`../shared/data/coco128_seg`) in a few hundred iterations. tools/misc/overfit.py writes
+# (coco128, `data/coco128_seg/` by default: see ./datasets/coco128_instance.py) in a few
+# hundred iterations. tools/misc/overfit.py writes
 # the subset annotation file and points train, val and the evaluator at it. Model configs
 # inherit this together with their tiny model.
 _base_ = [

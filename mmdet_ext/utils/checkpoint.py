@@ -251,3 +251,19 @@ def check_checkpoint_matches(model: torch.nn.Module, filename: str) -> str:
         checkpoint, dict) else {}
     return format_mismatch(
         state_dict_mismatch(model.state_dict(), state), filename)
+
+
+def checkpoint_classes(filename: str) -> Optional[tuple]:
+    """The class names a checkpoint was trained with (``meta.dataset_meta``,
+    which mmengine's runner saves), or None if it has none.
+
+    Args:
+        filename (str): Path of a local checkpoint.
+
+    Returns:
+        tuple[str] | None: The classes.
+    """
+    checkpoint = load_from_local(filename, map_location='cpu')
+    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+    classes = ((meta or {}).get('dataset_meta') or {}).get('classes')
+    return tuple(classes) if classes else None

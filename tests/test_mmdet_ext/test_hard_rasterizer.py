@@ -1,7 +1,6 @@
 """Tests for mmdet_ext.geometry.hard_rasterizer."""
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ from pycocotools import mask as mask_utils
 from shapely.geometry import Polygon
 from torchvision.ops import roi_align
 
+from conftest import COCO128_ROOT
 from mmdet_ext.geometry.hard_rasterizer import (
     even_odd_grid_mask, hard_rasterize, polygons_to_crop_masks,
     polygons_to_rle, rle_to_bitmap, vertices_to_edges, vertices_to_rle)
@@ -21,10 +21,6 @@ SEEDS = st.integers(min_value=0, max_value=2**31 - 1)
 SQUARE = np.array([10, 10, 30, 10, 30, 30, 10, 30], dtype=np.float64)
 
 
-def coco128_root() -> Path:
-    """``<repo>/../shared/data/coco128_seg``."""
-    return (Path(__file__).resolve().parents[2] / '..' / 'shared' / 'data' /
-            'coco128_seg')
 
 
 def star_ring(rng: np.random.Generator, num_vertices: int, centre,
@@ -199,10 +195,9 @@ def test_crop_masks_agree_with_roi_align_of_bitmaps():
 
 
 def test_crop_masks_agree_with_roi_align_on_coco128():
-    root = coco128_root()
-    ann_file = root / 'annotations' / 'instances_val.json'
+    ann_file = COCO128_ROOT / 'annotations' / 'instances_val.json'
     if not ann_file.is_file():
-        pytest.skip('../shared/data/coco128_seg not found')
+        pytest.skip(f'coco128 not found ({COCO128_ROOT}, see conftest.py)')
     data = json.loads(ann_file.read_text())
     images = {img['id']: img for img in data['images']}
     anns = [

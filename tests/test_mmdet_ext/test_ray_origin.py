@@ -178,10 +178,10 @@ def test_chunked_inside_points_equal_unchunked():
 
 
 def load_coco_polygons(coco128_root):
-    """Non-crowd polygon annotations of the shared sample, per image."""
+    """Non-crowd polygon annotations of the coco128 sample, per image."""
     ann_file = coco128_root / 'annotations' / 'instances_train.json'
     if not ann_file.exists():
-        pytest.skip('../shared/data/coco128_seg not found')
+        pytest.skip(f'{ann_file} not found')
     with open(ann_file) as f:
         coco = json.load(f)
     per_image = {}

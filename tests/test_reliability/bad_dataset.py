@@ -9,7 +9,13 @@ the whole split in a few seconds.
 
 Categories are non-contiguous ids (e.g. ``[3, 7, 42]``) so that nothing may
 assume ``category_id - 1`` is the label, and the class count is any number.
+
+The *invalid file* cases (:data:`INVALID_FILE_CASES`) are annotation files
+real exports contain that no loader can use as they are (an entry listed
+twice, a category missing from ``categories``, an RLE of another size...):
+the pre-flight check must stop on each with one line naming the file.
 """
+import copy
 import json
 import math
 from pathlib import Path
@@ -17,6 +23,7 @@ from typing import Dict, List, Optional, Sequence
 
 import cv2
 import numpy as np
+from PIL import Image
 from pycocotools import mask as mask_utils
 
 IMG_W, IMG_H = 96, 80
@@ -178,6 +185,24 @@ def _case_centroid_outside():
     return [polygon_ann([_u_shape()]), polygon_ann([ring_outer[:26]])]
 
 
+def _case_no_segmentation():
+    """Box-only objects of exported datasets: ``[]``, ``null`` and no
+    ``segmentation`` key, beside a normal object."""
+    empty = polygon_ann([_rect(10, 10, 40, 40)])
+    empty['segmentation'] = []
+    null = polygon_ann([_rect(50, 10, 80, 40)])
+    null['segmentation'] = None
+    missing = polygon_ann([_rect(10, 45, 40, 75)])
+    del missing['segmentation']
+    return [empty, null, missing, polygon_ann([_rect(50, 45, 85, 75)])]
+
+
+def _case_uncompressed_rle():
+    """Non-crowd objects as uncompressed RLE (list ``counts``)."""
+    return [rle_ann(_disk_mask(30, 40, 15), iscrowd=0, compressed=False),
+            rle_ann(_disk_mask(72, 30, 10), iscrowd=0, compressed=False)]
+
+
 #: name -> (annotation factory, image colour flag, file suffix)
 USABLE_CASES: Dict[str, tuple] = {
     'no_annotations': (_case_no_annotations, 'color', '.png'),
@@ -193,10 +218,21 @@ USABLE_CASES: Dict[str, tuple] = {
     'grayscale': (_case_tiny_objects, 'gray', '.png'),
     'four_channel': (_case_multi_part, 'bgra', '.png'),
     'jpeg': (_case_multi_part, 'color', '.jpg'),
+    'no_segmentation': (_case_no_segmentation, 'color', '.png'),
+    'uncompressed_rle': (_case_uncompressed_rle, 'color', '.png'),
+    # EXIF orientation 6 (rotate 90 degrees to show): annotated as shown
+    # (LabelMe, CVAT...; the file gives the shown size) ...
+    'exif_rotated': (_case_tiny_objects, 'exif_shown', '.jpg'),
+    # ... and annotated on the stored pixels (COCO-style files).
+    'exif_rotated_stored': (_case_tiny_objects, 'exif_stored', '.jpg'),
 }
-#: Usable for training (the polar heads drop the bad parts) but not for COCO
-#: evaluation: pycocotools cannot rasterise their ground truth.
-EVAL_BREAKING = ('degenerate_polygons', 'nan_polygon')
+#: Usable for training (the polar heads drop the bad parts, objects without
+#: a segmentation are ignored) but not for COCO evaluation: pycocotools
+#: cannot rasterise their ground truth.
+EVAL_BREAKING = ('degenerate_polygons', 'nan_polygon', 'no_segmentation')
+#: The EXIF orientation of the ``exif_*`` cases: the stored pixels are
+#: rotated 90 degrees counter-clockwise from the shown image.
+EXIF_ORIENTATION = 6
 #: Files no loader can use: each goes into ``instances_<name>.json`` with one
 #: good image, and a run on it must stop naming the file.
 FATAL_CASES = ('truncated_jpeg', 'missing_image', 'not_an_image')
@@ -208,7 +244,7 @@ def _paint(anns: List[dict], rng: np.random.Generator) -> np.ndarray:
     img = rng.integers(0, 60, (IMG_H, IMG_W, 3), dtype=np.uint8)
     for ann in anns:
         colour = tuple(int(v) for v in rng.integers(120, 255, 3))
-        segm = ann['segmentation']
+        segm = ann.get('segmentation') or []
         if isinstance(segm, dict):
             rle = segm if isinstance(segm['counts'], str) else \
                 mask_utils.frPyObjects(segm, *segm['size'])
@@ -225,7 +261,21 @@ def _paint(anns: List[dict], rng: np.random.Generator) -> np.ndarray:
     return img
 
 
+def _write_exif_jpeg(path: Path, img: np.ndarray, shown: bool) -> None:
+    """A JPEG with EXIF orientation :data:`EXIF_ORIENTATION`: ``img`` is
+    what viewers show (``shown``) or the stored pixels."""
+    if shown:
+        img = cv2.rotate(img, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    exif = Image.Exif()
+    exif[0x0112] = EXIF_ORIENTATION
+    Image.fromarray(img[..., ::-1]).save(
+        path, 'JPEG', quality=95, exif=exif.tobytes())
+
+
 def _write_image(path: Path, img: np.ndarray, flag: str) -> None:
+    if flag.startswith('exif'):
+        _write_exif_jpeg(path, img, shown=flag == 'exif_shown')
+        return
     if flag == 'gray':
         img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
     elif flag == 'bgra':
@@ -242,6 +292,78 @@ def _write_fatal(path: Path, case: str, img: np.ndarray) -> None:
     elif case == 'not_an_image':
         path.write_bytes(b'this is not an image\n' * 10)
     # 'missing_image': listed in the json, never written
+
+
+# ----------------------------------------------------- invalid files
+def _unknown_category(coco: dict) -> None:
+    coco['annotations'][0]['category_id'] = 999
+
+
+def _image_listed_twice(coco: dict) -> None:
+    coco['images'].append(dict(coco['images'][0], id=2))
+
+
+def _image_id_twice(coco: dict) -> None:
+    coco['images'].append(dict(coco['images'][0], file_name=COPY_IMAGE))
+
+
+def _annotation_id_twice(coco: dict) -> None:
+    coco['annotations'].append(dict(coco['annotations'][0]))
+
+
+def _rle_size_swapped(coco: dict) -> None:
+    ann = rle_ann(_disk_mask(40, 40, 12), iscrowd=0, compressed=False)
+    ann['segmentation']['size'] = [IMG_W, IMG_H]
+    coco['annotations'].append(_attach(ann, coco))
+
+
+def _rle_counts_short(coco: dict) -> None:
+    ann = rle_ann(_disk_mask(40, 40, 12), iscrowd=1, compressed=False)
+    ann['segmentation']['counts'] = ann['segmentation']['counts'][:-1]
+    coco['annotations'].append(_attach(ann, coco))
+
+
+def _attach(ann: dict, coco: dict) -> dict:
+    """``ann`` as a new annotation of the first image."""
+    first = coco['annotations'][0]
+    return dict(ann, id=max(a['id'] for a in coco['annotations']) + 1,
+                image_id=first['image_id'], category_id=first['category_id'])
+
+
+#: name -> (edit of the one-good-image file, words the error must contain)
+INVALID_FILE_CASES: Dict[str, tuple] = {
+    'unknown_category': (_unknown_category,
+                         'category_id missing from "categories" (999)'),
+    'image_listed_twice': (_image_listed_twice,
+                           'image multi_part.png listed 2 times'),
+    'image_id_twice': (_image_id_twice, 'image id 1 listed 2 times'),
+    'annotation_id_twice': (_annotation_id_twice,
+                            'annotation id 1 used 2 times'),
+    'rle_size_swapped': (_rle_size_swapped,
+                         f"RLE size [{IMG_W}, {IMG_H}] is not the image's"),
+    'rle_counts_short': (_rle_counts_short,
+                         'RLE counts add up to'),
+}
+#: A copy of the good image, for a second entry that must not be a missing
+#: file.
+COPY_IMAGE = 'multi_part_copy.png'
+
+
+def _write_invalid_files(out_dir: Path, good: dict, good_anns: List[dict],
+                         cat_ids: Sequence[int]) -> Dict[str, Path]:
+    """One ``instances_<case>.json`` per :data:`INVALID_FILE_CASES`."""
+    images = out_dir / 'images'
+    (images / COPY_IMAGE).write_bytes(
+        (images / good['file_name']).read_bytes())
+    files = {}
+    for case, (edit, _) in INVALID_FILE_CASES.items():
+        coco = _coco([dict(good, id=1)], copy.deepcopy(good_anns), cat_ids)
+        for i, ann in enumerate(coco['annotations'], start=1):
+            ann['id'] = i
+        edit(coco)
+        files[case] = out_dir / 'annotations' / f'instances_{case}.json'
+        _dump(files[case], coco)
+    return files
 
 
 # ------------------------------------------------------------- datasets
@@ -275,6 +397,7 @@ def make_bad_dataset(out_dir: Path,
         out_dir/annotations/instances_usable.json   # every usable case
         out_dir/annotations/instances_evaluable.json  # without EVAL_BREAKING
         out_dir/annotations/instances_<fatal>.json  # one good + one fatal
+        out_dir/annotations/instances_<invalid>.json  # one good, edited
 
     Args:
         out_dir (Path): Output folder.
@@ -285,8 +408,9 @@ def make_bad_dataset(out_dir: Path,
         seed (int): Seed of the image noise and colours.
 
     Returns:
-        dict[str, Path]: ``'usable'``, ``'evaluable'`` and each fatal case
-        name -> its annotation file; ``'root'`` -> ``out_dir``.
+        dict[str, Path]: ``'usable'``, ``'evaluable'``, each fatal and
+        each invalid file case name -> its annotation file; ``'root'`` ->
+        ``out_dir``.
     """
     out_dir = Path(out_dir)
     (out_dir / 'images').mkdir(parents=True, exist_ok=True)
@@ -332,6 +456,8 @@ def make_bad_dataset(out_dir: Path,
         _dump(files[case],
               _coco([dict(good, id=1), fatal_img],
                     good_anns + [fatal_ann], cat_ids))
+    if good['file_name'] == 'multi_part.png':
+        files.update(_write_invalid_files(out_dir, good, good_anns, cat_ids))
     return files
 
 

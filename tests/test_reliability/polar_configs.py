@@ -51,9 +51,9 @@ def _pipelines(strict_loading: bool, flip: bool):
     load = dict(type='LoadImageFromFile')
     if strict_loading:
         load = dict(type='CheckedLoadImageFromFile')
-    anns = dict(
-        type='LoadAnnotations', with_bbox=True, with_mask=True,
-        poly2mask=False)
+    # The loader of the repository's configs: objects without a usable
+    # mask are ignored instead of raising.
+    anns = dict(type='LoadPolygonAnnotations', with_bbox=True, with_mask=True)
     train = [
         load,
         dict(type='LoadPolygonAnnotations', with_bbox=True, with_mask=True),
@@ -147,13 +147,15 @@ class RecordHook(Hook):
 
     def __init__(self):
         self.samples = []  # (file name, num gt, num ignored)
+        self.shapes = []  # (file name, loaded (H, W))
         self.losses = []  # dict of floats per iteration
 
     def before_train_iter(self, runner, batch_idx, data_batch=None):
         for sample in data_batch['data_samples']:
-            self.samples.append(
-                (Path(sample.img_path).name, len(sample.gt_instances),
-                 len(sample.ignored_instances)))
+            name = Path(sample.img_path).name
+            self.samples.append((name, len(sample.gt_instances),
+                                 len(sample.ignored_instances)))
+            self.shapes.append((name, tuple(sample.ori_shape)))
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None):

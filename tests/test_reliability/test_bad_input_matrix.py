@@ -3,8 +3,9 @@
 One training run per model goes through every usable bad case at once (one
 image per case, see ``bad_dataset.USABLE_CASES``) and must end with finite
 losses and weights, every image having reached the head; a test run then
-predicts and evaluates. Files no loader can use stop the run with a
-message naming the file.
+predicts and evaluates. Files no loader can use, and annotation files no
+loader can take as they are (``bad_dataset.INVALID_FILE_CASES``), stop the
+run with a message naming the file.
 """
 import copy
 import json
@@ -16,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from bad_dataset import (FATAL_CASES, ONE_CLASS_IDS, THREE_CLASS_IDS,
+from bad_dataset import (EVAL_BREAKING, FATAL_CASES, IMG_H, IMG_W,
+                         INVALID_FILE_CASES, ONE_CLASS_IDS, THREE_CLASS_IDS,
                          USABLE_CASES, class_names, make_bad_dataset)
 from mmengine.runner import Runner
 from polar_configs import (POLARNEXT, RecordHook, polar_config_params,
@@ -111,6 +113,21 @@ def test_usable_cases_keep_their_objects(usable_run):
     # < 3 points / odd coordinate count: LoadAnnotations ignores the object
     # when no polygon is left; zero-area parts reach the head.
     assert counts['degenerate_polygons'] == (2, 2)
+    # no segmentation ([], null, no key): ignored, not a KeyError
+    assert counts['no_segmentation'] == (1, 3)
+    assert counts['uncompressed_rle'] == (2, 0)
+    # EXIF-rotated photos, annotated as shown or on the stored pixels
+    assert counts['exif_rotated'] == (3, 0)
+    assert counts['exif_rotated_stored'] == (3, 0)
+
+
+def test_exif_rotated_images_load_in_the_file_frame(usable_run):
+    """Both EXIF cases load at the annotation file's width x height, so the
+    objects sit where the file puts them."""
+    _, hook, _ = usable_run
+    shapes = dict(hook.shapes)
+    assert shapes['exif_rotated.jpg'] == (IMG_H, IMG_W)
+    assert shapes['exif_rotated_stored.jpg'] == (IMG_H, IMG_W)
 
 
 def test_test_pipeline_predicts_and_evaluates(usable_run):
@@ -119,7 +136,7 @@ def test_test_pipeline_predicts_and_evaluates(usable_run):
     assert 0.0 <= metrics['coco/segm_mAP'] <= 1.0 or \
         metrics['coco/segm_mAP'] == -1.0
     num_test = len(runner.test_dataloader.dataset)
-    assert num_test == len(USABLE_CASES) - 2
+    assert num_test == len(USABLE_CASES) - len(EVAL_BREAKING)
 
 
 def test_test_pipeline_predicts_every_usable_image(usable_run, bad_data,
@@ -250,7 +267,8 @@ def test_test_tool_stops_on_unevaluable_ground_truth(bad_data, repo_root,
                  repo_root)
     assert proc.returncode == 1, proc.stderr[-3000:]
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith('error: 4 segmentation(s) in ')
+    # degenerate_polygons (1), nan_polygon (3), no_segmentation (3)
+    assert last.startswith('error: 7 segmentation(s) in ')
     assert 'instances_usable.json cannot be rasterised' in last
 
 
@@ -258,3 +276,78 @@ def test_test_tool_stops_on_unevaluable_ground_truth(bad_data, repo_root,
 def usable_ckpt(usable_run):
     runner = usable_run[0]
     return str(Path(runner.work_dir) / 'epoch_1.pth')
+
+
+# ------------------------------------------- annotation files, pre-flight
+@pytest.mark.parametrize('case', INVALID_FILE_CASES)
+def test_invalid_annotation_file_stops_before_training(case, bad_data,
+                                                       tmp_path):
+    """Each invalid file is refused by the pre-flight check with one line
+    naming the file and the problem (these would otherwise raise in a
+    DataLoader worker, or silently train objects as background)."""
+    cfg = tiny_config(POLARNEXT, tmp_path, bad_data['root'],
+                      f'annotations/instances_{case}.json',
+                      class_names(THREE_CLASS_IDS))
+    with pytest.raises(DataCheckError) as info:
+        check_datasets(cfg, ('train_dataloader', ))
+    message = str(info.value)
+    assert '\n' not in message
+    assert f'instances_{case}.json' in message
+    assert INVALID_FILE_CASES[case][1] in message
+
+
+def test_no_segmentation_with_mmdet_loader_is_reported(bad_data, tmp_path):
+    """MMDetection's own LoadAnnotations raises KeyError: 'mask' on an
+    object without segmentation: the check says so before training."""
+    cfg = tiny_config(POLARNEXT, tmp_path, bad_data['root'],
+                      'annotations/instances_usable.json',
+                      class_names(THREE_CLASS_IDS))
+    cfg.train_dataloader.dataset.pipeline[1] = dict(
+        type='LoadAnnotations', with_bbox=True, with_mask=True,
+        poly2mask=False)
+    with pytest.raises(DataCheckError) as info:
+        check_datasets(cfg, ('train_dataloader', ))
+    message = str(info.value)
+    assert message.startswith('3 segmentation(s) in ')
+    assert "no_segmentation.png): no segmentation: MMDetection's " \
+        'LoadAnnotations cannot load it' in message
+
+
+@pytest.mark.parametrize('loader, refused', [
+    ('LoadImageFromFile', True),
+    ('CheckedLoadImageFromFile', False),
+])
+def test_exif_stored_frame_in_evaluation(loader, refused, bad_data,
+                                         tmp_path):
+    """A photo annotated on its stored pixels decodes rotated with
+    MMDetection's loader, and COCO evaluation would raise on the size:
+    refused before the run; CheckedLoadImageFromFile follows the file."""
+    cfg = tiny_config(POLARNEXT, tmp_path, bad_data['root'],
+                      'annotations/instances_evaluable.json',
+                      class_names(THREE_CLASS_IDS))
+    cfg.test_dataloader.dataset.pipeline[0] = dict(type=loader)
+    if not refused:
+        check_datasets(cfg, ('test_dataloader', ))
+        return
+    with pytest.raises(DataCheckError) as info:
+        check_datasets(cfg, ('test_dataloader', ))
+    message = str(info.value)
+    assert message.startswith('1 image(s) of ')
+    assert f'exif_rotated_stored.jpg decodes to {IMG_H}x{IMG_W} (EXIF ' \
+        'orientation 6' in message
+    assert 'exif_rotated.jpg' not in message
+
+
+def test_train_tool_stops_on_unknown_category(bad_data, repo_root,
+                                              tmp_path):
+    cfg = tiny_config(POLARNEXT, tmp_path / 'work', bad_data['root'],
+                      'annotations/instances_unknown_category.json',
+                      class_names(THREE_CLASS_IDS), batch_size=2)
+    proc = _tool(['tools/train.py',
+                  _dump_config(cfg, tmp_path / 'cfg.py')], repo_root)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert 'Traceback' not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('error: 1 annotation(s) in ')
+    assert 'instances_unknown_category.json have a category_id missing ' \
+        'from "categories" (999)' in last

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
+from conftest import COCO128_ROOT
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOL = REPO_ROOT / 'tools' / 'analysis_tools' / 'polar_oracle.py'
-COCO128_VAL = (REPO_ROOT / '..' / 'shared' / 'data' / 'coco128_seg' /
-               'annotations' / 'instances_val.json')
+COCO128_VAL = COCO128_ROOT / 'annotations' / 'instances_val.json'
 HEIGHT, WIDTH = 160, 200
 
 
@@ -227,7 +228,7 @@ def test_cli_prints_and_writes_strict_json(squares_file, tmp_path, capsys):
 
 def test_coco128_val_is_plausible():
     if not COCO128_VAL.exists():
-        pytest.skip('../shared/data/coco128_seg not found')
+        pytest.skip(f'coco128 not found ({COCO128_ROOT}, see conftest.py)')
     runs = {k: oracle.run_oracle(str(COCO128_VAL), num_rays=k)
             for k in (18, 36, 72)}
     data = json.loads(COCO128_VAL.read_text())

@@ -1,8 +1,11 @@
-# The 128-image COCO sample used in CI (`../shared/data/coco128_seg`, 80 COCO classes).
-# Point data_root elsewhere with --cfg-options data_root=/path/to/coco128_seg/.
+# The 128-image COCO sample (80 COCO classes) in data/coco128_seg/:
+# `python tools/misc/download_dataset.py coco128` (or `make coco128-data`) downloads and
+# converts it. Point data_root elsewhere with --cfg-options data_root=/path/to/coco128_seg/
+# (the tests use the copy beside the checkout, ../shared/data/coco128_seg, when it exists:
+# see tests/conftest.py, COCO128_ROOT).
 _base_ = './coco_instance.py'
 
-data_root = '../shared/data/coco128_seg/'
+data_root = 'data/coco128_seg/'
 train_dataloader = dict(
     dataset=dict(
         data_root=data_root,

@@ -9,9 +9,19 @@ marker of JPEG and PNG files (free: the bytes are read anyway) and raises
 :class:`~mmdet_ext.utils.ImageLoadError` naming the file, or, with
 ``skip_bad=True``, skips the sample with a warning (training only: the
 dataset then draws another index).
+
+It also makes the image agree with the annotation file. OpenCV applies the
+EXIF orientation of a photo, which swaps its width and height for
+orientations 5 to 8; most annotation tools show (and annotate) the photo
+that way, but COCO-style files may describe the stored pixels. When the
+dataset gives the image's ``height`` and ``width`` (``CocoDataset`` does),
+the loaded image must have them: if only the stored pixels do, they are
+used (the annotations were made on them); any other size is an error (the
+file was resized or replaced after annotating). Mirrored or 180-degree
+orientations (2 to 4) keep the size and are applied, as viewers do.
 """
 import io
-from typing import Optional
+from typing import Optional, Tuple
 
 import mmcv
 import numpy as np
@@ -30,6 +40,12 @@ _PNG_IEND = b'IEND\xaeB`\x82'
 #: The end marker is looked for in this many last bytes (some writers pad);
 #: beyond, Pillow decides (see :func:`image_defect`).
 _TAIL_SLACK = 64
+#: ``color_type`` values under which OpenCV applies the EXIF orientation,
+#: and their variants that keep the stored pixels.
+_IGNORE_ORIENTATION = {
+    'color': 'color_ignore_orientation',
+    'grayscale': 'grayscale_ignore_orientation',
+}
 
 
 def image_defect(img_bytes: bytes) -> Optional[str]:
@@ -78,7 +94,10 @@ class CheckedLoadImageFromFile(LoadImageFromFile):
     Grayscale and 4-channel images load as 3-channel BGR (``color_type``
     ``'color'``, as upstream). A missing file, an empty or truncated
     JPEG/PNG and bytes OpenCV cannot decode raise
-    :class:`~mmdet_ext.utils.ImageLoadError` with the file name.
+    :class:`~mmdet_ext.utils.ImageLoadError` with the file name, and so
+    does an image whose size is not the ``height`` x ``width`` of the
+    annotation file, unless its stored pixels (before the EXIF orientation)
+    have it, in which case they are used (module docstring).
 
     Args:
         skip_bad (bool): Instead of raising, log a warning naming the file
@@ -100,14 +119,33 @@ class CheckedLoadImageFromFile(LoadImageFromFile):
             raise ImageLoadError(
                 f'image file not found: {filename} ({err.strerror})') from None
 
-    def _decode(self, filename: str) -> np.ndarray:
+    def _decode(self,
+                filename: str,
+                expected: Optional[Tuple[int, int]] = None) -> np.ndarray:
+        """Decode ``filename``; with ``expected`` ``(height, width)``, as
+        an image of that size (see the class docstring)."""
         img_bytes = self._read(filename)
         defect = image_defect(img_bytes)
         if defect is not None:
             raise ImageLoadError(f'unusable image {filename}: {defect}')
+        img = self._imfrombytes(filename, img_bytes, self.color_type)
+        if expected is None or img.shape[:2] == expected:
+            return img
+        stored_flag = _IGNORE_ORIENTATION.get(self.color_type)
+        if stored_flag is not None:
+            stored = self._imfrombytes(filename, img_bytes, stored_flag)
+            if stored.shape[:2] == expected:
+                return stored
+        raise ImageLoadError(
+            f'unusable image {filename}: {img.shape[1]}x{img.shape[0]} '
+            f'pixels, the annotation file says {expected[1]}x{expected[0]}'
+            ' (resized or replaced after annotating?)')
+
+    def _imfrombytes(self, filename: str, img_bytes: bytes,
+                     flag: str) -> np.ndarray:
         try:
             img = mmcv.imfrombytes(
-                img_bytes, flag=self.color_type, backend=self.imdecode_backend)
+                img_bytes, flag=flag, backend=self.imdecode_backend)
         except Exception as err:  # decoders raise many types
             raise ImageLoadError(
                 f'unusable image {filename}: cannot decode ({err})') from None
@@ -120,7 +158,8 @@ class CheckedLoadImageFromFile(LoadImageFromFile):
         """Load ``results['img_path']`` (see the class docstring).
 
         Args:
-            results (dict): Result dict with ``img_path``.
+            results (dict): Result dict with ``img_path`` and, from a
+                dataset, the annotation file's ``height`` and ``width``.
 
         Returns:
             dict | None: With ``img`` (H, W, 3) uint8 (float32 with
@@ -128,8 +167,11 @@ class CheckedLoadImageFromFile(LoadImageFromFile):
             skipped file.
         """
         filename = results['img_path']
+        expected = None
+        if results.get('height') and results.get('width'):
+            expected = (int(results['height']), int(results['width']))
         try:
-            img = self._decode(filename)
+            img = self._decode(filename, expected)
         except ImageLoadError as err:
             if not self.skip_bad:
                 raise

@@ -9,6 +9,14 @@ object *ignored*, so the polar heads would train on it as background.
 contours of each such mask (every part, holes filled, as COCO polygons) so
 the object is kept. Crowd regions stay RLE and stay ignored.
 :class:`LoadPolygonAnnotations` does both steps in one transform.
+
+An object without a usable mask is *ignored* (``ignore_flag=1``, moved to
+``ignored_instances`` like a crowd region: no model trains on it as an
+object): no segmentation at all (key missing, ``null``, ``[]``: box-only
+objects of exported datasets, on which MMDetection's ``LoadAnnotations``
+raises ``KeyError: 'mask'``), an RLE that does not describe a mask of the
+image (:func:`~mmdet_ext.utils.data_check.rle_defect`) or an empty one, and
+(MMDetection's rule) polygons without a part of 3 points.
 """
 from typing import List
 
@@ -19,6 +27,7 @@ from pycocotools import mask as mask_utils
 
 from mmdet.datasets.transforms import LoadAnnotations
 from mmdet.registry import TRANSFORMS
+from mmdet_ext.utils.data_check import rle_defect
 
 
 def rle_to_polygons(rle: dict, height: int, width: int) -> List[List[float]]:
@@ -44,18 +53,30 @@ def rle_to_polygons(rle: dict, height: int, width: int) -> List[List[float]]:
 
 
 def mask_to_polygons(mask: np.ndarray,
-                     drop_collinear: bool = False) -> List[List[float]]:
-    """Outer pixel-boundary polygons of a binary mask, one per part.
+                     drop_collinear: bool = False,
+                     keep_holes: bool = False) -> List[List[float]]:
+    """Pixel-boundary polygons of a binary mask, one per part.
 
     ``cv2.findContours`` returns the centres of the boundary pixels; on the
     mask upsampled 2x those centres lie on every pixel edge, and ``u ->
     ceil(u / 2)`` maps them to the pixel corners of the original mask, so
-    the polygons rasterise (pycocotools) to the mask with holes filled.
+    the polygons rasterise (pycocotools) to the mask. The same mapping
+    holds for the boundary of a hole.
+
+    The parts of a COCO polygon segmentation are united, so a hole cannot
+    be a part of its own. With ``keep_holes`` each hole is joined to the
+    outline of its part by a zero-width cut (the same segment there and
+    back): pycocotools rasterises by counting boundary crossings, the two
+    copies of the cut cancel, and the polygon rasterises to the mask with
+    its holes. Holes run against the outline, so the shoelace area of the
+    polygon is the part's area without its holes.
 
     Args:
         mask (np.ndarray): (H, W) binary mask.
         drop_collinear (bool): Also remove vertices on a straight line
             between their neighbours (same rasterisation, fewer vertices).
+        keep_holes (bool): Keep holes (see above). Defaults to False:
+            holes are filled, as by most COCO tools.
 
     Returns:
         list[list[float]]: Flat ``[x0, y0, x1, y1, ...]`` polygons with at
@@ -63,19 +84,52 @@ def mask_to_polygons(mask: np.ndarray,
     """
     mask = np.ascontiguousarray(mask, dtype=np.uint8)
     up = mask.repeat(2, axis=0).repeat(2, axis=1)
-    contours, _ = cv2.findContours(up, cv2.RETR_EXTERNAL,
-                                   cv2.CHAIN_APPROX_SIMPLE)
-    polygons = []
-    for contour in contours:
-        corners = (contour.reshape(-1, 2) + 1) // 2
-        # upsampled neighbours can map to the same corner
-        keep = np.any(corners != np.roll(corners, 1, axis=0), axis=1)
-        corners = corners[keep]
-        if drop_collinear and len(corners) >= 3:
-            corners = _drop_collinear(corners)
-        if len(corners) >= 3:
-            polygons.append(corners.astype(np.float64).reshape(-1).tolist())
-    return polygons
+    mode = cv2.RETR_CCOMP if keep_holes else cv2.RETR_EXTERNAL
+    contours, hierarchy = cv2.findContours(up, mode, cv2.CHAIN_APPROX_SIMPLE)
+    # hierarchy[0][i][3]: index of the outline around contour i, or -1.
+    parents = hierarchy[0][:, 3] if hierarchy is not None else []
+    outlines = {}
+    for i, contour in enumerate(contours):
+        if parents[i] < 0:
+            outlines[i] = _contour_corners(contour, drop_collinear)
+    for i, contour in enumerate(contours):
+        outline = outlines.get(parents[i])
+        if parents[i] >= 0 and outline is not None and len(outline) >= 3:
+            hole = _contour_corners(contour, drop_collinear)
+            if len(hole) >= 3:
+                outlines[parents[i]] = _join_hole(outline, hole)
+    return [
+        corners.astype(np.float64).reshape(-1).tolist()
+        for corners in outlines.values() if len(corners) >= 3
+    ]
+
+
+def _contour_corners(contour: np.ndarray, drop_collinear: bool) -> np.ndarray:
+    """Pixel corners (K, 2) of a contour traced on the 2x upsampled mask."""
+    corners = (contour.reshape(-1, 2) + 1) // 2
+    # upsampled neighbours can map to the same corner
+    keep = np.any(corners != np.roll(corners, 1, axis=0), axis=1)
+    corners = corners[keep]
+    if drop_collinear and len(corners) >= 3:
+        corners = _drop_collinear(corners)
+    return corners
+
+
+def _signed_area(pts: np.ndarray) -> float:
+    x, y = pts[:, 0].astype(np.float64), pts[:, 1].astype(np.float64)
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
+
+
+def _join_hole(outline: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """``outline`` with ``hole`` spliced in through a zero-width cut between
+    their closest vertices (see :func:`mask_to_polygons`)."""
+    if (_signed_area(outline) > 0) == (_signed_area(hole) > 0):
+        hole = hole[::-1]
+    dist = ((outline[:, None, :] - hole[None, :, :])**2).sum(-1)
+    i, j = np.unravel_index(int(dist.argmin()), dist.shape)
+    # outline[i] -> hole[j] ... around the hole ... hole[j] -> outline[i]
+    loop = np.concatenate([hole[j:], hole[:j + 1]])
+    return np.concatenate([outline[:i + 1], loop, outline[i:]])
 
 
 def _drop_collinear(pts: np.ndarray) -> np.ndarray:
@@ -94,8 +148,10 @@ class RLEToPolygons(BaseTransform):
     Required keys: ``instances`` (``mask``, ``ignore_flag``), ``height``
     and ``width`` (or ``ori_shape``). Modified keys: ``instances``.
 
-    Instances whose RLE is empty keep their RLE, so ``LoadAnnotations``
-    still ignores them.
+    Instances whose RLE is empty, or does not describe a mask of the image
+    (:func:`~mmdet_ext.utils.data_check.rle_defect`: pycocotools would
+    raise or read past the runs), keep their RLE, so ``LoadAnnotations``
+    ignores them.
     """
 
     def transform(self, results: dict) -> dict:
@@ -105,7 +161,7 @@ class RLEToPolygons(BaseTransform):
             mask = instance.get('mask')
             if not isinstance(mask, dict) or instance.get('ignore_flag', 0):
                 continue
-            if 'counts' not in mask:
+            if rle_defect(mask, height, width) is not None:
                 continue
             polygons = rle_to_polygons(mask, height, width)
             if polygons:
@@ -119,7 +175,8 @@ class LoadPolygonAnnotations(LoadAnnotations):
     RLE-encoded objects turned into polygons first (:class:`RLEToPolygons`).
 
     A drop-in replacement at the same pipeline position (configs that
-    override ``train_pipeline[i]`` by index keep working).
+    override ``train_pipeline[i]`` by index keep working). Objects without
+    a usable mask are ignored (module docstring) instead of raising.
 
     Args:
         **kwargs: As :class:`mmdet.datasets.transforms.LoadAnnotations`;
@@ -135,5 +192,11 @@ class LoadPolygonAnnotations(LoadAnnotations):
 
     def transform(self, results: dict) -> dict:
         if self.with_mask:
+            for instance in results.get('instances', []):
+                # CocoDataset gives no 'mask' to an object whose segmentation
+                # is missing or empty; an empty polygon list is what
+                # LoadAnnotations ignores (with a placeholder mask).
+                if not instance.get('mask'):
+                    instance['mask'] = []
             results = self.rle_to_polygons(results)
         return super().transform(results)
