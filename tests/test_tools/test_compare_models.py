@@ -18,6 +18,8 @@ QUICK = [
 ]
 POLARMASK_CONFIG = (REPO_ROOT / 'projects' / 'PolarMask' / 'configs' /
                     'polarmask_r18_fpn_toy-cpu.py')
+SPARSEINST_CONFIG = (REPO_ROOT / 'projects' / 'SparseInst' / 'configs' /
+                     'sparseinst_r18_iam_toy-cpu.py')
 
 
 @pytest.fixture(scope='module')
@@ -61,6 +63,8 @@ def test_table_has_every_model(full_run):
                 'Mask R-CNN', 'Mask R-CNN + PAFPN']
     if POLARMASK_CONFIG.is_file():
         expected += ['PolarMask (polygons only)', 'PolarMask']
+    if SPARSEINST_CONFIG.is_file():
+        expected += ['SparseInst (boxes only)', 'SparseInst']
     assert set(expected) <= set(rows) and len(rows) == len(expected) + 1
     header = rows['model']
     assert header[:4] == ['params (M)', 'inference (ms)', 'FPS',
@@ -69,7 +73,7 @@ def test_table_has_every_model(full_run):
         cells = dict(zip(header, rows[label]))
         assert float(cells['inference (ms)']) > 0
         assert float(cells['params (M)']) > 1  # an R-18 detector
-        if 'polygons only' in label:
+        if label.endswith(('(polygons only)', '(boxes only)')):
             assert cells['train step (ms)'] == '—'
             assert cells['detections'].endswith('(no masks)')
         else:
@@ -85,6 +89,10 @@ def test_table_has_every_model(full_run):
     assert by_label['SOLOv2']['inference_ratio'] == pytest.approx(ratio)
     # forced detections: every model post-processes candidates
     assert all(min(n['detections']) > 0 for n in numbers)
+    # SparseInst is not forced: all its 100 queries pass at random init
+    if SPARSEINST_CONFIG.is_file():
+        assert by_label['SparseInst']['detections'] == [100]
+        assert by_label['SparseInst (boxes only)']['detections'] == [100]
     # every RPN proposal is a class-0 detection; NMS keeps many
     assert by_label['Mask R-CNN']['detections'][0] > 50
 

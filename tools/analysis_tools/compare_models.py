@@ -1,15 +1,16 @@
 """Side-by-side speed (and accuracy) of polar and mask-based models.
 
 In one process and one run, on the same device, thread count and input
-size, for PolarNeXt, PolarMask, SOLOv2, Mask R-CNN and Mask R-CNN + PAFPN
-(same backbone depth):
+size, for PolarNeXt, PolarMask, SOLOv2, SparseInst, Mask R-CNN and Mask
+R-CNN + PAFPN (same backbone depth):
 
 1. **Inference**: ``model.test_step`` of a batch-1 image (preprocessing,
    forward and post-processing, as ``benchmark.py --task inference``),
    median over ``--repeats`` rounds after ``--warmup``; the models are timed
    round-robin so that background load hits all of them alike. Polar models
    get two rows: polygons only (``test_cfg.mask_output=False``, the papers'
-   FPS protocol) and with the RLE masks that COCO evaluation needs.
+   FPS protocol) and with the RLE masks that COCO evaluation needs;
+   SparseInst likewise gets a boxes-only row (no full-resolution masks).
    Randomly initialised models detect nothing, so detections are forced
    (:func:`mmdet_ext.utils.benchmark.force_detections`): every model then
    post-processes about the same number of candidates and keeps up to
@@ -93,10 +94,12 @@ class ModelSpec:
         name (str): Display name.
         configs (dict): Config path per variant (``r50``, ``toy``),
             relative to the repository.
+        fast_label (str): What the row with ``mask_output=False`` returns.
     """
     key: str
     name: str
     configs: Dict[str, str]
+    fast_label: str = 'polygons only'
 
 
 MODEL_SPECS = (
@@ -116,6 +119,13 @@ MODEL_SPECS = (
         dict(
             r50='configs/solov2/solov2_r50_fpn_1x_coco.py',
             toy='configs/solov2/solov2_r18_fpn_toy-cpu.py')),
+    ModelSpec(
+        'sparseinst', 'SparseInst',
+        dict(
+            r50='projects/SparseInst/configs/'
+            'sparseinst_r50_iam_8xb8-ms-270k_coco.py',
+            toy='projects/SparseInst/configs/sparseinst_r18_iam_toy-cpu.py'),
+        fast_label='boxes only'),
     ModelSpec(
         'mask-rcnn', 'Mask R-CNN',
         dict(
@@ -282,8 +292,8 @@ def inference_rows(entries: List[Entry]) -> List[InferenceRow]:
     for entry in entries:
         if has_mask_output(entry.model):
             rows.append(
-                InferenceRow(f'{entry.spec.name} (polygons only)', entry,
-                             False))
+                InferenceRow(f'{entry.spec.name} ({entry.spec.fast_label})',
+                             entry, False))
             rows.append(InferenceRow(entry.spec.name, entry, True))
         else:
             rows.append(InferenceRow(entry.spec.name, entry, None))
@@ -296,10 +306,21 @@ def prepare_inference(entries: List[Entry], size: Tuple[int, int],
     forcing its detections."""
     batch = raw_batch(size, seed)
     for entry in entries:
+        if not needs_forced_detections(entry.model):
+            continue
         with torch.no_grad():
             inputs = entry.model.data_preprocessor(batch, False)['inputs']
             force_detections(entry.model, inputs, candidates)
     return batch
+
+
+def needs_forced_detections(model: nn.Module) -> bool:
+    """Dense heads and two-stage models detect nothing with random
+    weights. A query-based model (SparseInst's decoder) needs no forcing:
+    from its prior initialisation every one of its N queries scores
+    sqrt(0.01 * 0.5) > the official 0.005 threshold, so it post-processes
+    all N masks, as a trained model does."""
+    return not hasattr(model, 'decoder')
 
 
 def time_row(row: InferenceRow, batch: dict, timer: StageTimer) -> None:
@@ -582,9 +603,9 @@ def speed_accuracy_plot(numbers: List[dict], path: str,
 # ------------------------------------------------------------------- main
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Compare PolarNeXt, PolarMask, SOLOv2, Mask R-CNN and '
-        'Mask R-CNN + PAFPN in one run: inference and training-step time, '
-        'training memory and (with checkpoints) segm AP')
+        description='Compare PolarNeXt, PolarMask, SOLOv2, SparseInst, Mask '
+        'R-CNN and Mask R-CNN + PAFPN in one run: inference and training-step '
+        'time, training memory and (with checkpoints) segm AP')
     parser.add_argument(
         '--models',
         nargs='+',

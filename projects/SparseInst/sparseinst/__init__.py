@@ -1,0 +1,12 @@
+import mmdet_ext  # noqa: F401  (RLEMasks, the safe checkpoint loader)
+from .criterion import SparseInstCriterion
+from .decoder import BaseIAMDecoder, GroupIAMDecoder, GroupIAMSoftDecoder
+from .encoder import InstanceContextEncoder, PyramidPoolingModule
+from .matcher import SparseInstMatcher
+from .sparseinst import SparseInst
+
+__all__ = [
+    'SparseInst', 'InstanceContextEncoder', 'PyramidPoolingModule',
+    'BaseIAMDecoder', 'GroupIAMDecoder', 'GroupIAMSoftDecoder',
+    'SparseInstCriterion', 'SparseInstMatcher'
+]
