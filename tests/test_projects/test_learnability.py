@@ -57,16 +57,17 @@ def test_diagnosis_of_the_learned_model(short_curve):
 
 
 @pytest.mark.long
-@pytest.mark.parametrize('config, fraction', [(POLARNEXT, 0.65),
-                                              (POLARMASK, 0.45)])
-def test_polar_models_approach_their_oracle(config, fraction, coco128_root,
-                                            tmp_path):
-    """512 px, 400 iterations: the fraction of the oracle's AP measured in
-    the README's learnability table, with a margin."""
+@pytest.mark.parametrize('config, iters, fraction', [(POLARNEXT, 800, 0.90),
+                                                     (POLARMASK, 400, 0.45)])
+def test_polar_models_approach_their_oracle(config, iters, fraction,
+                                            coco128_root, tmp_path):
+    """512 px: PolarNeXt must meet the learnability goal (90 % of the oracle's
+    AP within 800 iterations; measured 92.8 %); PolarMask, which does not
+    meet its goal yet, must keep what the README measured (55 % at 400)."""
     curve = load_tool('tools/analysis_tools/learning_curve.py')
     result = curve.learning_curve([config],
                                   data_root=str(coco128_root),
-                                  iters=[400],
+                                  iters=[iters],
                                   work_dir=str(tmp_path))
     row, = result['rows']
     assert row['oracle_fraction'] >= fraction, row

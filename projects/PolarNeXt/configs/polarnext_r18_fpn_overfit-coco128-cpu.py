@@ -9,3 +9,19 @@ custom_imports = dict(
     imports=['mmdet_ext', 'projects.PolarNeXt.polarnext'],
     allow_failed_imports=False)
 optim_wrapper = _base_.tiny_adamw_optim_wrapper
+
+# The learnability goal's budget (README "Learnability": 92.8 % of the oracle at 800
+# iterations against 76 % at the base's 400); lr step at 80 % as in the base.
+max_iters = 800
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters + 1)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=max_iters,
+        by_epoch=False,
+        milestones=[int(max_iters * 0.8)],
+        gamma=0.1)
+]
+default_hooks = dict(checkpoint=dict(interval=max_iters))
