@@ -241,9 +241,9 @@ def test_paper_configs_equal_the_official_values(path):
     assert not wrong, f'(actual, official): {wrong}'
 
 
-def test_plus_config_changes_only_the_target_options():
-    """The _plus config differs from the paper config only by the target
-    options it documents."""
+def test_plus_config_changes_only_its_documented_options():
+    """The _plus config differs from the paper config only by the options it
+    documents: the ray activation and three target options."""
     root = 'projects/PolarNeXt/configs/'
     official = _load(root + 'polarnext_r50-torch_fpn_1x_coco.py')
     plus = _load(root + 'polarnext_r50-torch_fpn_1x_coco_plus.py')
@@ -255,8 +255,10 @@ def test_plus_config_changes_only_the_target_options():
     assert changed == dict(
         ray_origin='centroid', mask_target_parts='all',
         fallback_candidate=True)
+    assert plus.model.bbox_head.ray_activation == 'exp'
     plus.model.bbox_head.target_builder = (
         official.model.bbox_head.target_builder)
+    plus.model.bbox_head.pop('ray_activation')
     assert plus.model == official.model
     assert plus.optim_wrapper == official.optim_wrapper
 
