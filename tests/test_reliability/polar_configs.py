@@ -11,6 +11,8 @@ import pytest
 from mmengine.config import Config
 from mmengine.hooks import Hook
 
+from mmdet_ext.utils.dataset_classes import set_num_classes
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POLARNEXT = 'projects/PolarNeXt/configs/polarnext_r18_fpn_toy-cpu.py'
 POLARMASK = 'projects/PolarMask/configs/polarmask_r18_fpn_toy-cpu.py'
@@ -32,19 +34,6 @@ def polar_config_params() -> List:
                 marks=pytest.mark.skip(
                     reason=f'{POLARMASK} does not exist yet (issue 5)')))
     return params
-
-
-def set_num_classes(node, num_classes: int) -> None:
-    """Set every ``num_classes`` of a model config (any head layout)."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == 'num_classes':
-                node[key] = num_classes
-            else:
-                set_num_classes(value, num_classes)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            set_num_classes(value, num_classes)
 
 
 def _pipelines(strict_loading: bool, flip: bool):

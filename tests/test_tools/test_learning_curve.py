@@ -56,7 +56,7 @@ def _write_coco(path, categories):
 ])
 def test_schedule_scales_with_the_budget(budget, warmup_end, milestone):
     cfg = _load(POLAR_CONFIG)
-    assert cfg.train_cfg.max_iters == 400  # the rule below assumes it
+    assert cfg.train_cfg.max_iters == 800  # the rule below assumes it
     overfit_tool.scale_schedule(cfg, budget)
     warmup, steps = cfg.param_scheduler
     assert (warmup.type, warmup.begin, warmup.end) == ('LinearLR', 0,
@@ -171,8 +171,8 @@ def test_user_options_override_the_classes(tmp_path):
         POLAR_CONFIG, str(tmp_path), str(ann_file),
         cfg_options=['model.bbox_head.num_classes=3'])
     assert cfg.model.bbox_head.num_classes == 3
-    assert cfg.train_cfg.max_iters == 400  # no budget: schedule untouched
-    assert cfg.param_scheduler[1].milestones == [320]
+    assert cfg.train_cfg.max_iters == 800  # no budget: schedule untouched
+    assert cfg.param_scheduler[1].milestones == [640]
 
 
 def test_test_output_metrics_are_parsed():

@@ -56,6 +56,7 @@ if REPO_ROOT not in sys.path:
 from mmengine.config import Config, DictAction  # noqa: E402
 
 from mmdet_ext.utils import merge_cfg_options  # noqa: E402
+from mmdet_ext.utils.dataset_classes import set_num_classes  # noqa: E402,F401
 
 DEFAULT_CONFIG = ('projects/PolarNeXt/configs/'
                   'polarnext_r18_fpn_overfit-coco128-cpu.py')
@@ -67,10 +68,6 @@ EVALUATORS = ('val_evaluator', 'test_evaluator')
 _METRIC = re.compile(r'coco/(segm|bbox)_mAP(_50|_75|_s|_m|_l)?: (-?[0-9.]+)')
 # CocoMetric's error (and no metric) when the model detected nothing.
 _NO_DETECTIONS = 'The testing results of the whole dataset is empty'
-# Heads whose num_classes is not the dataset's: the RPN's boxes are
-# class-agnostic.
-_CLASS_AGNOSTIC_HEADS = ('rpn_head', )
-
 
 def write_subset(ann_file: str, out_file: str, num_images: int) -> List[int]:
     """Keep the first ``num_images`` images that have a non-crowd object.
@@ -120,36 +117,6 @@ def read_class_names(ann_file: str) -> List[str]:
     if not categories:
         raise ValueError(f'{ann_file} has no categories')
     return [cat['name'] for cat in categories]
-
-
-def set_num_classes(node: Any,
-                    num_classes: int,
-                    prefix: str = '') -> List[str]:
-    """Set every ``num_classes`` under ``node`` (recursively, in place).
-
-    The RPN of two-stage models is skipped: its single class is "object".
-
-    Args:
-        node (Any): A config dict (e.g. ``cfg.model``) or list.
-        num_classes (int): The new value.
-        prefix (str): Dotted path of ``node``, for the returned paths.
-
-    Returns:
-        list[str]: Dotted paths of the keys that were set.
-    """
-    changed = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            path = f'{prefix}.{key}' if prefix else str(key)
-            if key == 'num_classes':
-                node[key] = num_classes
-                changed.append(path)
-            elif key not in _CLASS_AGNOSTIC_HEADS:
-                changed += set_num_classes(value, num_classes, path)
-    elif isinstance(node, (list, tuple)):
-        for i, value in enumerate(node):
-            changed += set_num_classes(value, num_classes, f'{prefix}[{i}]')
-    return changed
 
 
 def set_classes(cfg: Config, classes: Sequence[str]) -> None:
