@@ -53,6 +53,15 @@ def _config(config, bad_data, tmp_path):
     cfg.train_dataloader.dataset.indices = 2 * NUM_ITERS
     cfg.train_dataloader.batch_sampler = None
     cfg.model.backbone.norm_eval = True
+    # The update check compares parameters after a few steps: with SGD they
+    # follow the all-reduced gradients linearly, while Adam's normalisation
+    # amplifies float-level differences of near-zero gradients.
+    cfg.optim_wrapper = dict(
+        type='OptimWrapper',
+        optimizer=dict(type='SGD', lr=0.02, momentum=0.9,
+                       weight_decay=0.0001),
+        paramwise_cfg=dict(bias_lr_mult=2., bias_decay_mult=0.),
+        clip_grad=dict(max_norm=35, norm_type=2))
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
     cfg.load_from = str(_initial_weights(cfg, tmp_path / 'init.pth'))
     path = tmp_path / 'ddp_cfg.py'
