@@ -465,11 +465,14 @@ def force_detections(model: nn.Module, inputs: Tensor,
 def _force_ray_lengths(head: nn.Module) -> None:
     """Rays of about ``FORCED_RAY_BIAS`` strides on every level, whichever
     the parametrisation: PolarNeXt's linear ``Scale * conv * stride`` or
+    ``exp(Scale * conv) * stride`` (``ray_activation='exp'``), or
     PolarMask's ``exp(Scale_l(conv))`` (one learnable scale per level in
-    ``scales_rays``), so that both produce polygons of the same sizes."""
+    ``scales_rays``), so that all produce polygons of the same sizes."""
     scales = getattr(head, 'scales_rays', None)
     if scales is None:
-        head.conv_rays.bias.fill_(FORCED_RAY_BIAS)
+        exp_rays = getattr(head, 'ray_activation', 'linear') == 'exp'
+        head.conv_rays.bias.fill_(
+            float(np.log(FORCED_RAY_BIAS)) if exp_rays else FORCED_RAY_BIAS)
         return
     head.conv_rays.bias.fill_(1.0)
     for scale, stride in zip(scales, head.strides):
