@@ -17,11 +17,11 @@ the same way::
 """
 import json
 import os.path as osp
-from typing import Any, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, ConfigDict
 
-from .data_check import DataCheckError
+from .data_check import DataCheckError, _leaf_datasets
 
 #: Dataset type whose classes come from its annotation file.
 COCO_FORMAT_DATASET = 'CocoFormatDataset'
@@ -29,9 +29,6 @@ COCO_FORMAT_DATASET = 'CocoFormatDataset'
 #: class-agnostic.
 CLASS_AGNOSTIC_HEADS = ('rpn_head', )
 _DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
-#: Dataset wrappers (Repeat, Concat, ClassBalanced...) keep their datasets
-#: under these keys.
-_WRAPPED_KEYS = ('dataset', 'datasets')
 
 
 def read_class_names(ann_file: str) -> Tuple[str, ...]:
@@ -107,20 +104,6 @@ def set_num_classes(node: Any,
         for i, value in enumerate(node):
             changed += set_num_classes(value, num_classes, f'{prefix}[{i}]')
     return changed
-
-
-def _leaf_datasets(dataset_cfg: Any) -> Iterator[ConfigDict]:
-    """The datasets inside wrappers (or the dataset itself)."""
-    for key in _WRAPPED_KEYS:
-        inner = dataset_cfg.get(key)
-        if isinstance(inner, (list, tuple)):
-            for item in inner:
-                yield from _leaf_datasets(item)
-            return
-        if isinstance(inner, dict):
-            yield from _leaf_datasets(inner)
-            return
-    yield dataset_cfg
 
 
 def is_coco_format_dataset(dataset_cfg: Any) -> bool:
