@@ -66,8 +66,9 @@ fi
 PY="$VENV/bin/python"
 PIP=("$PY" -m pip --disable-pip-version-check)
 
-log "installing base requirements (torch, toolchain, tests)"
-"${PIP[@]}" install -q -r "$REPO/requirements/base.txt" -r "$REPO/requirements/tests.txt"
+log "installing base requirements (torch, toolchain, tests, deployment)"
+"${PIP[@]}" install -q -r "$REPO/requirements/base.txt" -r "$REPO/requirements/tests.txt" \
+  -r "$REPO/requirements/deploy.txt"
 
 # ---------------------------------------------------------------- mmcv (compiled ops)
 want_cuda() {
