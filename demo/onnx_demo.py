@@ -1,4 +1,4 @@
-"""Run an exported polar detector in ONNX Runtime on images and draw its
+"""Run an exported detector (polar models, SparseInst) in ONNX Runtime on images and draw its
 predictions as ``demo/image_demo.py`` does for the PyTorch model.
 
 Images go through the config's test pipeline (annotation loading dropped),

@@ -37,9 +37,9 @@ POLAR_OUTPUTS = ('boxes', 'scores', 'labels', 'polygons', 'origins')
 def register_export_wrapper(
         *head_types: str
 ) -> Callable[[Type['DetectorExportWrapper']], Type['DetectorExportWrapper']]:
-    """Class decorator: export detectors whose head is one of ``head_types``
-    (class names; subclasses of a registered head match too) with the
-    decorated wrapper."""
+    """Class decorator: export detectors whose head (or, for models without
+    a head, the detector itself) is one of ``head_types`` (class names;
+    subclasses match too) with the decorated wrapper."""
 
     def register(cls: Type['DetectorExportWrapper']
                  ) -> Type['DetectorExportWrapper']:
@@ -66,14 +66,18 @@ def export_head(detector: nn.Module) -> nn.Module:
 
 
 def wrapper_class(detector: nn.Module) -> Type['DetectorExportWrapper']:
-    """The registered wrapper of the detector's head (searched along the
-    head's class hierarchy)."""
+    """The registered wrapper of the detector (searched along its class
+    hierarchy: models without a head, e.g. SparseInst, register the detector
+    class), else of its head (along the head's class hierarchy)."""
+    for cls in type(detector).__mro__:
+        if cls.__name__ in EXPORT_WRAPPERS:
+            return EXPORT_WRAPPERS[cls.__name__]
     head = export_head(detector)
     for cls in type(head).__mro__:
         if cls.__name__ in EXPORT_WRAPPERS:
             return EXPORT_WRAPPERS[cls.__name__]
     raise ValueError(
-        f'no ONNX export wrapper for {type(head).__name__}; exportable heads: '
+        f'no ONNX export wrapper for {type(head).__name__}; exportable models: '
         f'{", ".join(sorted(EXPORT_WRAPPERS))} (register one with '
         'mmdet_ext.deployment.register_export_wrapper)')
 

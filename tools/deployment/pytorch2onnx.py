@@ -1,14 +1,18 @@
-"""Export a polar detector (PolarNeXt, PolarMask) to ONNX.
+"""Export a detector (PolarNeXt, PolarMask, SparseInst) to ONNX.
 
-The graph runs data preprocessing, backbone, neck, head, score threshold,
-top-k, ray decoding and, with ``--with-nms``, class-aware NMS and
-``max_per_img``. It takes one image ``image`` (1, 3, H, W) float32 as the
+For the polar models the graph runs data preprocessing, backbone, neck,
+head, score threshold, top-k, ray decoding and, with ``--with-nms``,
+class-aware NMS and ``max_per_img``. It takes one image ``image`` (1, 3, H, W) float32 as the
 config's test pipeline yields it (resized, loader channel order, values in
 [0, 255]) and returns ``boxes`` (n, 4), ``scores`` (n, ), ``labels`` (n, ),
 ``polygons`` (n, K, 2) and ``origins`` (n, 2) in the coordinates of that
 image. Rescaling to the original image, NMS without ``--with-nms`` and RLE
 masks run outside (``mmdet_ext.deployment.ONNXRuntimeDetector``, used by
-``tools/deployment/test_onnx.py`` and ``demo/onnx_demo.py``).
+``tools/deployment/test_onnx.py`` and ``demo/onnx_demo.py``). SparseInst's
+graph is NMS-free (``--with-nms`` is ignored) and returns ``scores``,
+``labels`` and ``mask_probs`` (n, H/4, W/4) of the padded input; masks are
+upsampled, binarised and RLE-encoded outside
+(``projects/SparseInst/sparseinst/deploy.py``).
 
 Example::
 
@@ -38,7 +42,7 @@ from mmengine.config import DictAction  # noqa: E402
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Export a polar detector to ONNX')
+        description='Export a detector to ONNX')
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out', required=True, help='output .onnx file')
@@ -96,6 +100,7 @@ def verify(model: torch.nn.Module, onnx_file: str, shape) -> dict:
     diffs = {
         key: float((expected[key].float() - got[key].float()).abs().max())
         for key in ('scores', 'labels', 'bboxes', 'polygons', 'origins')
+        if key in expected and key in got
     }
     print('verify: max abs difference ' + ', '.join(
         f'{key} {value:.2e}' for key, value in diffs.items()))

@@ -1,5 +1,6 @@
 import mmdet_ext  # noqa: F401  (RLEMasks, the safe checkpoint loader)
 from .criterion import SparseInstCriterion
+from .deploy import SparseInstExportWrapper, sparseinst_instances
 from .decoder import BaseIAMDecoder, GroupIAMDecoder, GroupIAMSoftDecoder
 from .encoder import InstanceContextEncoder, PyramidPoolingModule
 from .matcher import SparseInstMatcher
@@ -8,5 +9,6 @@ from .sparseinst import SparseInst
 __all__ = [
     'SparseInst', 'InstanceContextEncoder', 'PyramidPoolingModule',
     'BaseIAMDecoder', 'GroupIAMDecoder', 'GroupIAMSoftDecoder',
-    'SparseInstCriterion', 'SparseInstMatcher'
+    'SparseInstCriterion', 'SparseInstMatcher', 'SparseInstExportWrapper',
+    'sparseinst_instances'
 ]

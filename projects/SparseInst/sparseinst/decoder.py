@@ -42,11 +42,18 @@ def coordinate_features(features: Tensor) -> Tensor:
         Tensor: Coordinates (B, 2, h, w).
     """
     batch, _, height, width = features.shape
-    kwargs = dict(device=features.device, dtype=features.dtype)
-    x = torch.linspace(-1, 1, width, **kwargs).view(1, width)
-    y = torch.linspace(-1, 1, height, **kwargs).view(height, 1)
+    x = _corner_aligned_range(width, features).view(1, width)
+    y = _corner_aligned_range(height, features).view(height, 1)
     coords = torch.stack([x.expand(height, width), y.expand(height, width)])
     return coords.unsqueeze(0).expand(batch, -1, -1, -1)
+
+
+def _corner_aligned_range(size, like: Tensor) -> Tensor:
+    """``linspace(-1, 1, size)`` (-1 for a size of 1) as an ``arange``,
+    which keeps a symbolic size symbolic under ``torch.export`` (``linspace``
+    specialises it, fixing the input size of an ONNX graph)."""
+    steps = torch.arange(size, device=like.device, dtype=like.dtype)
+    return steps * (2 / torch.sym_max(size - 1, 1)) - 1
 
 
 def conv_relu_stack(in_channels: int, channels: int,

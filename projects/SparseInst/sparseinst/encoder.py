@@ -51,13 +51,52 @@ class PyramidPoolingModule(BaseModule):
         size = x.shape[-2:]
         priors = [
             F.interpolate(
-                F.relu(stage(F.adaptive_avg_pool2d(x, bin_size))),
+                F.relu(stage(self.pool(x, bin_size))),
                 size=size,
                 mode='bilinear',
                 align_corners=False)
             for stage, bin_size in zip(self.stages, self.bins)
         ]
         return F.relu(self.bottleneck(torch.cat(priors + [x], dim=1)))
+
+
+    @staticmethod
+    def pool(x: Tensor, bins: int) -> Tensor:
+        """Adaptive average pooling to ``bins x bins`` (B, C, bins, bins).
+
+        Under ``torch.export`` (ONNX export) it is computed with pooling
+        matrices (:func:`adaptive_pooling_matrix`): ONNX has no
+        adaptive pooling, and the exporter would otherwise fix the input
+        size of a dynamic-shape graph.
+        """
+        if not (torch.compiler.is_exporting()
+                or torch.onnx.is_in_onnx_export()):
+            return F.adaptive_avg_pool2d(x, bins)
+        rows = adaptive_pooling_matrix(x.shape[-2], bins, x)
+        cols = adaptive_pooling_matrix(x.shape[-1], bins, x)
+        # Broadcast products and sums, not matmul: matmul's internal
+        # reshapes add guards on the symbolic sizes that fix them.
+        pooled = (x.unsqueeze(2) * rows[:, :, None]).sum(3)  # (B, C, s, w)
+        return (pooled.unsqueeze(3) * cols).sum(-1)  # (B, C, s, s)
+
+
+def adaptive_pooling_matrix(size, bins: int, like: Tensor) -> Tensor:
+    """(bins, size) matrix whose product with a (..., size, n) tensor is
+    ``adaptive_avg_pool`` along that dimension: bin i averages the cells
+    [floor(i * size / bins), ceil((i + 1) * size / bins)), as PyTorch's.
+
+    Args:
+        size (int | SymInt): Length of the pooled dimension.
+        bins (int): Output length.
+        like (Tensor): Gives the dtype and device.
+    """
+    index = torch.arange(bins, device=like.device)
+    start = torch.div(index * size, bins, rounding_mode='floor')
+    end = torch.div((index + 1) * size + bins - 1, bins,
+                    rounding_mode='floor')
+    cells = torch.arange(size, device=like.device)
+    inside = (cells >= start[:, None]) & (cells < end[:, None])
+    return inside.to(like.dtype) / (end - start)[:, None].to(like.dtype)
 
 
 @MODELS.register_module()

@@ -1,6 +1,6 @@
 """SparseInst detector: backbone, instance context encoder, IAM decoder;
 Hungarian-matched training and NMS-free inference."""
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -63,6 +63,75 @@ def mask_boxes(masks: Tensor) -> Tensor:
         boxes.append((first.where(filled, 0), last.where(filled, 0)))
     (x1, x2), (y1, y2) = boxes
     return torch.stack([x1, y1, x2, y2], dim=1).float()
+
+
+def full_resolution_masks(probs: Tensor, pad_shape: Tuple[int, int],
+                          img_shape: Tuple[int, int],
+                          out_shape: Tuple[int, int],
+                          mask_thr: float) -> Tensor:
+    """Binary masks of the output size.
+
+    Probabilities are upsampled bilinearly to the padded input, cropped to
+    the resized image, resized to the output size (the original image when
+    rescaling) and binarised at ``mask_thr`` (official order), a chunk at a
+    time.
+
+    Args:
+        probs (Tensor): Mask probabilities (n, h, w) at stride 4 of the
+            padded input.
+        pad_shape (tuple[int, int]): (H, W) of the padded input.
+        img_shape (tuple[int, int]): (H, W) of the resized image.
+        out_shape (tuple[int, int]): (H, W) of the masks.
+        mask_thr (float): Binarisation threshold.
+
+    Returns:
+        Tensor: Masks (n, *out_shape), bool.
+    """
+    img_h, img_w = img_shape
+    out_shape = tuple(out_shape)
+    chunks = [torch.zeros((0, *out_shape), dtype=torch.bool,
+                          device=probs.device)]
+    for chunk in probs.split(MASK_CHUNK):
+        masks = F.interpolate(
+            chunk[:, None], size=tuple(pad_shape), mode='bilinear',
+            align_corners=False)[..., :img_h, :img_w]
+        if masks.shape[-2:] != out_shape:
+            masks = F.interpolate(
+                masks, size=out_shape, mode='bilinear', align_corners=False)
+        chunks.append(masks[:, 0] > mask_thr)
+    return torch.cat(chunks)
+
+
+def stride4_boxes(masks: Tensor,
+                  pad_shape: Tuple[int, int],
+                  img_shape: Tuple[int, int],
+                  scale_factor: Optional[Tuple[float, float]] = None
+                  ) -> Tensor:
+    """Boxes of binary stride-4 masks, in image pixels (the cheap boxes of
+    ``mask_output=False``; empty masks give zero boxes).
+
+    Args:
+        masks (Tensor): Binary masks (n, h, w) of the padded input at
+            stride 4.
+        pad_shape (tuple[int, int]): (H, W) of the padded input.
+        img_shape (tuple[int, int]): (H, W) of the resized image (boxes are
+            clipped to it).
+        scale_factor (tuple[float, float], optional): (w, h) factor of the
+            resize; given, the boxes are mapped to the original image.
+
+    Returns:
+        Tensor: Boxes (n, 4), float32.
+    """
+    pad_h, pad_w = pad_shape
+    stride = masks.new_tensor(
+        [pad_w / masks.shape[-1], pad_h / masks.shape[-2]] * 2,
+        dtype=torch.float32)
+    boxes = mask_boxes(masks) * stride
+    img_h, img_w = img_shape
+    boxes = boxes.minimum(boxes.new_tensor([img_w, img_h] * 2))
+    if scale_factor is not None:
+        boxes = boxes / boxes.new_tensor(list(scale_factor)[:2]).repeat(2)
+    return boxes
 
 
 def rasterize_gt_masks(masks, pad_shape: Tuple[int, int],
@@ -283,58 +352,18 @@ class SparseInst(BaseDetector):
 
     def full_resolution_masks(self, probs: Tensor, img_meta: dict,
                               rescale: bool) -> Tensor:
-        """Binary masks of the output size.
-
-        Probabilities are upsampled bilinearly to the padded input, cropped
-        to the resized image, resized to the original image (``rescale``)
-        and binarised at ``mask_thr`` (official order), a chunk at a time.
-
-        Args:
-            probs (Tensor): Mask probabilities (n, h, w) at stride 4.
-            img_meta (dict): Meta information of the image.
-            rescale (bool): Map to the original image size.
-
-        Returns:
-            Tensor: Masks (n, H, W), bool.
-        """
-        pad_shape = tuple(img_meta['batch_input_shape'][:2])
-        img_h, img_w = img_meta['img_shape'][:2]
-        out_shape = self.output_shape(img_meta, rescale)
-        chunks = [torch.zeros((0, *out_shape), dtype=torch.bool,
-                              device=probs.device)]
-        for chunk in probs.split(MASK_CHUNK):
-            masks = F.interpolate(
-                chunk[:, None], size=pad_shape, mode='bilinear',
-                align_corners=False)[..., :img_h, :img_w]
-            if masks.shape[-2:] != out_shape:
-                masks = F.interpolate(
-                    masks, size=out_shape, mode='bilinear',
-                    align_corners=False)
-            chunks.append(masks[:, 0] > self.test_cfg.mask_thr)
-        return torch.cat(chunks)
+        """Binary masks (n, H, W) of the output size from probabilities
+        (n, h, w) at stride 4 (see :func:`full_resolution_masks`)."""
+        return full_resolution_masks(
+            probs, tuple(img_meta['batch_input_shape'][:2]),
+            tuple(img_meta['img_shape'][:2]),
+            self.output_shape(img_meta, rescale), self.test_cfg.mask_thr)
 
     def stride4_boxes(self, masks: Tensor, img_meta: dict,
                       rescale: bool) -> Tensor:
-        """Boxes of binary stride-4 masks, in output pixels (the cheap boxes
-        of ``mask_output=False``; empty masks give zero boxes).
-
-        Args:
-            masks (Tensor): Binary masks (n, h, w) of the padded input at
-                stride 4.
-            img_meta (dict): Meta information of the image.
-            rescale (bool): Map to the original image size.
-
-        Returns:
-            Tensor: Boxes (n, 4), float32.
-        """
-        pad_h, pad_w = img_meta['batch_input_shape'][:2]
-        stride = masks.new_tensor(
-            [pad_w / masks.shape[-1], pad_h / masks.shape[-2]] * 2,
-            dtype=torch.float32)
-        boxes = mask_boxes(masks) * stride
-        img_h, img_w = img_meta['img_shape'][:2]
-        boxes = boxes.minimum(boxes.new_tensor([img_w, img_h] * 2))
-        if rescale:
-            scale = boxes.new_tensor(img_meta['scale_factor'][:2]).repeat(2)
-            boxes = boxes / scale
-        return boxes
+        """Boxes (n, 4) of binary stride-4 masks (n, h, w) in output pixels
+        (see :func:`stride4_boxes`)."""
+        return stride4_boxes(
+            masks, tuple(img_meta['batch_input_shape'][:2]),
+            tuple(img_meta['img_shape'][:2]),
+            img_meta['scale_factor'] if rescale else None)
