@@ -20,6 +20,10 @@ POLARMASK_CONFIG = (REPO_ROOT / 'projects' / 'PolarMask' / 'configs' /
                     'polarmask_r18_fpn_toy-cpu.py')
 SPARSEINST_CONFIG = (REPO_ROOT / 'projects' / 'SparseInst' / 'configs' /
                      'sparseinst_r18_iam_toy-cpu.py')
+PANET_CONFIG = (REPO_ROOT / 'projects' / 'PANet' / 'configs' /
+                'panet_r18_pafpn-gn_toy-cpu.py')
+PANET_LABELS = ['Mask R-CNN + PAFPN + AFP', 'Mask R-CNN + PAFPN + AFP + FF',
+                'Mask R-CNN + PAFPN + AFP + FF + 4conv1fc', 'PANet']
 
 
 @pytest.fixture(scope='module')
@@ -65,6 +69,8 @@ def test_table_has_every_model(full_run):
         expected += ['PolarMask (polygons only)', 'PolarMask']
     if SPARSEINST_CONFIG.is_file():
         expected += ['SparseInst (boxes only)', 'SparseInst']
+    if PANET_CONFIG.is_file():
+        expected += PANET_LABELS
     assert set(expected) <= set(rows) and len(rows) == len(expected) + 1
     header = rows['model']
     assert header[:4] == ['params (M)', 'inference (ms)', 'FPS',

@@ -136,6 +136,34 @@ MODEL_SPECS = (
         dict(
             r50='configs/mask_rcnn_pafpn/mask-rcnn_r50_pafpn_1x_coco.py',
             toy='configs/mask_rcnn_pafpn/mask-rcnn_r18_pafpn_toy-cpu.py')),
+    # PANet (projects/PANet): its ablation ladder on top of Mask R-CNN +
+    # PAFPN, then the full model (GN, official recipe)
+    ModelSpec(
+        'panet-afp', 'Mask R-CNN + PAFPN + AFP',
+        dict(
+            r50='projects/PANet/configs/ablations/'
+            'mask-rcnn_r50_pafpn_afp_1x_coco.py',
+            toy='projects/PANet/configs/ablations/'
+            'mask-rcnn_r18_pafpn_afp_toy-cpu.py')),
+    ModelSpec(
+        'panet-afp-ff', 'Mask R-CNN + PAFPN + AFP + FF',
+        dict(
+            r50='projects/PANet/configs/ablations/'
+            'mask-rcnn_r50_pafpn_afp_ff_1x_coco.py',
+            toy='projects/PANet/configs/ablations/'
+            'mask-rcnn_r18_pafpn_afp_ff_toy-cpu.py')),
+    ModelSpec(
+        'panet-afp-ff-4conv1fc', 'Mask R-CNN + PAFPN + AFP + FF + 4conv1fc',
+        dict(
+            r50='projects/PANet/configs/ablations/'
+            'mask-rcnn_r50_pafpn_afp_ff_4conv1fc_1x_coco.py',
+            toy='projects/PANet/configs/ablations/'
+            'mask-rcnn_r18_pafpn_afp_ff_4conv1fc_toy-cpu.py')),
+    ModelSpec(
+        'panet', 'PANet',
+        dict(
+            r50='projects/PANet/configs/panet_r50-caffe_pafpn-gn_1x_coco.py',
+            toy='projects/PANet/configs/panet_r18_pafpn-gn_toy-cpu.py')),
 )
 SPECS = {spec.key: spec for spec in MODEL_SPECS}
 
