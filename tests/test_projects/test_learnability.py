@@ -18,9 +18,10 @@ SHORT_SCALE = [
     for loader, index in (('train_dataloader', 2), ('val_dataloader', 1),
                           ('test_dataloader', 1))
 ]
-# Measured segm AP after 100 iterations at 384 px (README "Learnability"): 0.255, 0.194 and
-# 0.190 for seeds 0, 1, 2; a model that does not learn stays near 0.
-SHORT_THRESHOLD = 0.12
+# Measured segm AP after 100 iterations at 384 px (README "Learnability"): 0.441 (seed 0)
+# with the config's exp rays; 0.255, 0.194 and 0.190 (seeds 0, 1, 2) with the official linear
+# rays; a model that does not learn stays near 0.
+SHORT_THRESHOLD = 0.25
 
 
 @pytest.fixture(scope='module')

@@ -1,7 +1,8 @@
 """The tiny PANet end to end on CPU: a two-process gloo DDP training step
 (mmengine's DDP wrapper, as ``tools/dist_train.sh``), train -> test through
 ``tools/train.py`` / ``tools/test.py``, and learnability through
-``tools/analysis_tools/learning_curve.py`` (long)."""
+``tools/analysis_tools/learning_curve.py`` (long; the others are slow, in
+``make test``)."""
 import copy
 import re
 import sys
@@ -102,7 +103,7 @@ class _NoStep:
 
 # About 30 s on 2 idle cores (two fresh interpreters import mmdet); 108 s
 # measured under load.
-@pytest.mark.long
+@pytest.mark.slow
 def test_two_process_gloo_ddp_step():
     """Every parameter (the 4 per-level layers of both extractors, the
     fusion branch) gets a gradient on both ranks, DDP leaves identical
@@ -121,7 +122,7 @@ def test_two_process_gloo_ddp_step():
 
 
 # Two tool processes: about 1 minute idle, 210 s measured under load.
-@pytest.mark.long
+@pytest.mark.slow
 def test_train_then_test_through_the_tools(toy_root, tmp_path):
     """``tools/train.py`` one epoch of 4 toy images, then ``tools/test.py``
     on its checkpoint: COCO segm and bbox AP are reported."""

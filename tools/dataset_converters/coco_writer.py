@@ -18,10 +18,11 @@ import json
 import os
 import os.path as osp
 import shutil
+import sys
 from collections import Counter
 from fractions import Fraction
 from pathlib import Path
-from typing import (Dict, Iterable, List, Optional, Sequence, Tuple,
+from typing import (Callable, Dict, Iterable, List, Optional, Sequence, Tuple,
                     TypeVar)
 
 import numpy as np
@@ -330,6 +331,29 @@ def summary(name: str, out_dir: str, writers: Dict[str, CocoWriter],
         line += '; skipped: ' + ', '.join(
             f'{n} {why}' for why, n in sorted(total.items()))
     return line
+
+
+def output_kwargs(args: argparse.Namespace) -> Dict[str, object]:
+    """The converters' keyword arguments from :func:`add_output_args`."""
+    return dict(
+        val_ratio=args.val_ratio,
+        split=args.split,
+        copy_mode=args.copy_mode,
+        decimals=args.decimals)
+
+
+def run_converter(name: str, out_dir: str,
+                  convert: Callable[[], Tuple[Dict[str, CocoWriter],
+                                              Counter]]) -> int:
+    """A converter's command line: run ``convert()``, print its summary
+    and return 0, or print the error of bad input and return 1."""
+    try:
+        writers, skipped = convert()
+    except (ConversionError, OSError, ValueError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+    print(summary(name, out_dir, writers, skipped))
+    return 0
 
 
 def add_output_args(parser: argparse.ArgumentParser) -> None:

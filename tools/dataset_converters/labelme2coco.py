@@ -40,10 +40,10 @@ from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from coco_writer import (ConversionError, CocoWriter,  # noqa: E402
+from coco_writer import (CocoWriter, ConversionError,  # noqa: E402
                          add_output_args, assign_splits, dump_splits,
-                         make_categories, parse_class_list, place_image,
-                         progress, shown_size, summary)
+                         make_categories, output_kwargs, parse_class_list,
+                         place_image, progress, run_converter, shown_size)
 
 #: LabelMe's labels.txt lists these first; they are not classes.
 NOT_CLASSES = ('__ignore__', '_background_')
@@ -261,21 +261,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    try:
-        names = parse_class_list(args.classes) if args.classes else None
-        writers, skipped = convert_labelme(
+    return run_converter(
+        'labelme2coco', args.out_dir, lambda: convert_labelme(
             args.input_dir,
             args.out_dir,
-            class_names=names,
-            val_ratio=args.val_ratio,
-            split=args.split,
-            copy_mode=args.copy_mode,
-            decimals=args.decimals)
-    except (ConversionError, OSError, ValueError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
-    print(summary('labelme2coco', args.out_dir, writers, skipped))
-    return 0
+            class_names=parse_class_list(args.classes)
+            if args.classes else None,
+            **output_kwargs(args)))
 
 
 if __name__ == '__main__':

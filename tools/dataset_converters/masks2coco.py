@@ -42,11 +42,11 @@ REPO_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from coco_writer import (ConversionError, CocoWriter,  # noqa: E402
+from coco_writer import (CocoWriter, ConversionError,  # noqa: E402
                          add_output_args, assign_splits, dump_splits,
                          find_images, image_sizes, make_categories,
-                         parse_class_list, place_image, progress, shown_size,
-                         summary)
+                         output_kwargs, parse_class_list, place_image,
+                         progress, run_converter, shown_size)
 
 from mmdet_ext.datasets.transforms.rle_to_polygons import \
     mask_to_polygons  # noqa: E402
@@ -257,8 +257,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    try:
-        writers, skipped = convert_masks(
+    return run_converter(
+        'masks2coco', args.out_dir, lambda: convert_masks(
             args.images_dir,
             args.masks_dir,
             args.out_dir,
@@ -269,15 +269,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             mask_suffix=args.mask_suffix,
             background=[int(v) for v in args.background.split(',')],
             keep_holes=not args.fill_holes,
-            val_ratio=args.val_ratio,
-            split=args.split,
-            copy_mode=args.copy_mode,
-            decimals=args.decimals)
-    except (ConversionError, OSError, ValueError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
-    print(summary('masks2coco', args.out_dir, writers, skipped))
-    return 0
+            **output_kwargs(args)))
 
 
 if __name__ == '__main__':

@@ -36,10 +36,11 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from coco_writer import (ConversionError, CocoWriter,  # noqa: E402
+from coco_writer import (CocoWriter, ConversionError,  # noqa: E402
                          add_output_args, assign_splits, dump_splits,
-                         find_images, make_categories, parse_class_list,
-                         place_image, progress, shown_size, summary)
+                         find_images, make_categories, output_kwargs,
+                         parse_class_list, place_image, progress,
+                         run_converter, shown_size)
 
 #: Tolerance of the normalised coordinates (some exporters round 1.0 up).
 _NORMALISED_SLACK = 0.01
@@ -243,26 +244,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    try:
-        names = parse_class_list(args.classes) if args.classes else None
-        ids = [int(i) for i in args.category_ids.split(',')] \
-            if args.category_ids else None
-        writers, skipped = convert_yolo(
+    return run_converter(
+        'yolo2coco', args.out_dir, lambda: convert_yolo(
             args.images or osp.join(args.root, 'images'),
             args.labels or osp.join(args.root, 'labels'),
             args.out_dir,
-            class_names=names,
-            category_ids=ids,
-            val_ratio=args.val_ratio,
-            split=args.split,
+            class_names=parse_class_list(args.classes)
+            if args.classes else None,
+            category_ids=[int(i) for i in args.category_ids.split(',')]
+            if args.category_ids else None,
             image_ids_from_names=args.image_ids_from_names,
-            copy_mode=args.copy_mode,
-            decimals=args.decimals)
-    except (ConversionError, OSError, ValueError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
-    print(summary('yolo2coco', args.out_dir, writers, skipped))
-    return 0
+            **output_kwargs(args)))
 
 
 if __name__ == '__main__':
