@@ -79,6 +79,10 @@ class PolarMaskHead(BasePolarHead):
             also weights the ray, box and Dice losses.
         quality_tower (str): Tower of the quality logit: ``'cls'`` (official)
             or ``'mask'`` (PolarNeXt's regression tower).
+        norm_on_stride (bool): Predict rays and boxes in units of the
+            level's stride, ``exp(Scale_l(conv)) * stride`` (as FCOS's
+            ``norm_on_bbox``), so every ray starts at one stride instead of
+            one pixel. Defaults to False (official: input pixels).
         conv_cfg (:obj:`ConfigDict` or dict, optional): Conv config.
         norm_cfg (:obj:`ConfigDict` or dict): Tower norm config.
         target_builder (:obj:`ConfigDict` or dict): Options of
@@ -110,6 +114,7 @@ class PolarMaskHead(BasePolarHead):
                  with_box_branch: bool = True,
                  quality_target: str = 'centerness',
                  quality_tower: str = 'cls',
+                 norm_on_stride: bool = False,
                  conv_cfg: OptConfigType = None,
                  norm_cfg: ConfigType = dict(
                      type='GN', num_groups=32, requires_grad=True),
@@ -146,6 +151,7 @@ class PolarMaskHead(BasePolarHead):
         self.with_box_branch = with_box_branch
         self.quality_target = quality_target
         self.quality_tower = quality_tower
+        self.norm_on_stride = norm_on_stride
         self.loss_cls = MODELS.build(loss_cls)
         self.loss_bbox = MODELS.build(loss_bbox) if with_box_branch else None
         self.loss_polar = MODELS.build(loss_polar)
@@ -255,11 +261,13 @@ class PolarMaskHead(BasePolarHead):
         cls_score = self.conv_cls(cls_feat)
         quality_feat = cls_feat if self.quality_tower == 'cls' else mask_feat
         quality = self.conv_centerness(quality_feat)
-        rays = _exp_distance(self.scales_rays[level](self.conv_rays(mask_feat)))
+        unit = self.strides[level] if self.norm_on_stride else 1
+        rays = _exp_distance(
+            self.scales_rays[level](self.conv_rays(mask_feat))) * unit
         bbox_pred = None
         if self.with_box_branch:
             bbox_pred = _exp_distance(self.scales_bbox[level](self.conv_reg(
-                self.reg_convs(x))))
+                self.reg_convs(x)))) * unit
         return cls_score, bbox_pred, rays, quality
 
     # -------------------------------------------------------------- loss
