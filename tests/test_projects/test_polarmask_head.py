@@ -192,3 +192,34 @@ def test_bad_options_are_named():
         make_head('PolarMask', quality_target='iou')
     with pytest.raises(ValueError, match='regress_ranges'):
         make_head('PolarMask', regress_ranges=((-1, 64), ))
+
+
+def test_target_options_left_out_keep_the_official_values():
+    """A head built without (or with part of) ``target_builder`` assigns as
+    the official PolarMask; the head sets what it derives."""
+    for options in ({}, dict(ray_origin='centroid')):
+        builder = make_head('PolarMask', target_builder=options).target_builder
+        assert builder.ray_origin == options.get('ray_origin',
+                                                 'int_centroid')
+        assert builder.sampling_radius == 1.5
+        assert builder.ray_target_parts == 'largest'
+        assert builder.mask_target_parts == 'largest'
+        assert builder.fallback_candidate is False
+        assert type(builder.matcher).__name__ == 'MinAreaMatcher'
+        assert builder.ray_coder.miss_value == 1e-6
+        assert builder.regress_ranges[0] == (-1., 64.)
+        assert builder.with_masks is False
+    assert make_head('PolarMask').target_builder.num_rays == 36
+    for derived in ('num_classes', 'num_rays', 'with_masks'):
+        with pytest.raises(ValueError, match=derived):
+            make_head('PolarMask', target_builder={derived: 1})
+
+
+def test_shared_arguments_pass_through_to_the_base():
+    head = make_head('PolarMask', num_rays=18, strides=(4, 8, 16, 32, 64))
+    assert head.strides == (4, 8, 16, 32, 64)
+    assert head.conv_rays.out_channels == head.target_builder.num_rays == 18
+    assert len(head.cls_convs) == head.stacked_convs == 1
+    assert head.init_cfg['type'] == 'Normal'
+    with pytest.raises(TypeError):
+        make_head('PolarMask', no_such_option=1)

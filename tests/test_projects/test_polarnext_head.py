@@ -81,3 +81,21 @@ def test_cost_mask_choices_select_positives(cost_mask):
     assert_finite_with_grad(losses, head)
     with pytest.raises(ValueError, match='cost_mask'):
         make_head(target_builder=dict(cost_mask='fuzzy'))
+
+
+def test_matcher_costs_follow_the_losses_and_derived_options_are_the_heads():
+    head = make_head(
+        num_rays=18,
+        loss_dice=dict(
+            type='DiceLoss', use_sigmoid=False, activate=False,
+            naive_dice=True, eps=1.0, loss_weight=0.5),
+        loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=1.5,
+                      alpha=0.3, loss_weight=2.0))
+    matcher = head.target_builder.matcher
+    assert (matcher.cls_weight, matcher.polar_weight,
+            matcher.dice_weight) == (2.0, 1.0, 0.5)
+    assert (matcher.alpha, matcher.gamma) == (0.3, 1.5)
+    assert head.target_builder.num_rays == head.conv_rays.out_channels == 18
+    assert head.init_cfg['type'] == 'Normal'
+    with pytest.raises(ValueError, match='num_rays'):
+        make_head(target_builder=dict(num_rays=18))

@@ -15,7 +15,8 @@ from mmdet.registry import TASK_UTILS
 from mmdet.utils import ConfigType, InstanceList, MultiConfig, OptConfigType
 from mmdet_ext.geometry.ray_targets import decode_rays
 from mmdet_ext.structures.rle_masks import RLEMasks
-from mmdet_ext.task_modules.polar_targets import PositiveTargets
+from mmdet_ext.task_modules.polar_targets import (PolarTargetBuilder,
+                                                  PositiveTargets)
 
 # Defaults shared by the polar heads (as FCOS): focal loss and Normal(0, 0.01)
 # convs with a 0.01 class prior.
@@ -31,25 +32,35 @@ NORMAL_INIT = dict(
 class BasePolarHead(BaseDenseHead):
     """Base of dense heads whose masks are polygons of rays from points.
 
-    Subclasses build their towers with :meth:`_build_tower`, flatten their
-    per-level outputs with :meth:`_flatten_levels` and hand the selected
-    (point, rays, score, label) rows of an image to :meth:`_polygon_results`,
-    which decodes the polygons, rescales them, runs class-aware NMS, keeps
-    the top ``max_per_img`` and fills RLE masks when ``mask_output`` is on.
+    Subclasses build their towers with :meth:`_build_tower`, their
+    :class:`PolarTargetBuilder` with :meth:`_build_target_builder`, flatten
+    their per-level outputs with :meth:`_flatten_levels` and hand the
+    selected (point, rays, score, label) rows of an image to
+    :meth:`_polygon_results`, which decodes the polygons, rescales them, runs
+    class-aware NMS, keeps the top ``max_per_img`` and fills RLE masks when
+    ``mask_output`` is on. Subclasses take their own arguments and pass the
+    ones below through ``**kwargs`` (as FCOSHead does with AnchorFreeHead).
 
     Args:
         num_classes (int): Number of categories (background excluded).
         in_channels (int): Channels of the input feature maps.
-        feat_channels (int): Channels of the towers.
-        stacked_convs (int): Convs per tower.
-        strides (Sequence[int]): Strides of the input levels.
-        num_rays (int): Rays per location.
+        feat_channels (int): Channels of the towers. Defaults to 256.
+        stacked_convs (int): Convs per tower. Defaults to 4.
+        strides (Sequence[int]): Strides of the input levels. Defaults to
+            (8, 16, 32, 64, 128), P3-P7.
+        num_rays (int): Rays per location. Defaults to 36.
         conv_cfg (:obj:`ConfigDict` or dict, optional): Conv config.
-        norm_cfg (:obj:`ConfigDict` or dict): Tower norm config.
-        train_cfg (:obj:`ConfigDict` or dict, optional): Training config.
+        norm_cfg (:obj:`ConfigDict` or dict): Tower norm config. Defaults to
+            GN with 32 groups.
+        train_cfg (:obj:`ConfigDict` or dict, optional): Unused by the polar
+            heads (their training options are in ``target_builder``); kept
+            for the MMDetection interface.
         test_cfg (:obj:`ConfigDict` or dict, optional): ``score_thr``,
-            ``nms_pre``, ``nms``, ``max_per_img``, ``mask_output``.
+            ``nms_pre``, ``nms``, ``max_per_img``, ``mask_output`` and the
+            head's own keys.
         init_cfg (:obj:`ConfigDict` or dict or list): Initialisation.
+            Defaults to Normal(0, 0.01) convs with a 0.01 class prior, as
+            FCOS.
     """
 
     def __init__(self,
@@ -64,7 +75,7 @@ class BasePolarHead(BaseDenseHead):
                      type='GN', num_groups=32, requires_grad=True),
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
-                 init_cfg: MultiConfig = None) -> None:
+                 init_cfg: MultiConfig = NORMAL_INIT) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_classes < 1:
             raise ValueError(f'num_classes must be >= 1, got {num_classes}')
@@ -114,6 +125,46 @@ class BasePolarHead(BaseDenseHead):
     def _convert_official(self, state_dict: dict, prefix: str) -> None:
         """Convert official weights already renamed to our keys (in place);
         nothing to do unless the official layout differs."""
+
+    #: Options of :class:`PolarTargetBuilder` that the head sets itself.
+    DERIVED_TARGET_OPTIONS = ('num_classes', 'num_rays')
+
+    def _build_target_builder(self, target_builder: ConfigType,
+                              loss_cls: ConfigType,
+                              **derived) -> PolarTargetBuilder:
+        """The head's :class:`PolarTargetBuilder`.
+
+        The config's options (``target_builder``) come with what the head
+        derives: ``num_classes`` and ``num_rays`` of the head, the matcher's
+        default cost weights (the loss weights of ``self.loss_cls``,
+        ``self.loss_polar`` and ``self.loss_dice``, 1 without a Dice loss)
+        and focal parameters (``loss_cls``'s), and the subclass's
+        ``derived`` options. Build the losses first.
+
+        Args:
+            target_builder (:obj:`ConfigDict` or dict): Options from the
+                config.
+            loss_cls (:obj:`ConfigDict` or dict): Config of the class loss.
+            **derived: Options the subclass derives from its own arguments.
+
+        Returns:
+            :obj:`PolarTargetBuilder`: The target builder.
+        """
+        fixed = set(target_builder) & set(self.DERIVED_TARGET_OPTIONS)
+        if fixed:
+            raise ValueError(f'target_builder sets {sorted(fixed)}: they '
+                             'are arguments of the head')
+        loss_dice = getattr(self, 'loss_dice', None)
+        cfg = dict(
+            cost_weights=(self.loss_cls.loss_weight,
+                          self.loss_polar.loss_weight,
+                          1.0 if loss_dice is None else loss_dice.loss_weight),
+            focal_alpha=loss_cls.get('alpha', 0.25),
+            focal_gamma=loss_cls.get('gamma', 2.0))
+        cfg.update(target_builder)
+        cfg.update(num_classes=self.num_classes, num_rays=self.num_rays)
+        cfg.update(derived)
+        return PolarTargetBuilder(**cfg)
 
     def _build_tower(self) -> nn.Sequential:
         """``stacked_convs`` 3x3 conv-norm-ReLU layers."""

@@ -12,12 +12,11 @@ from torch import Tensor
 from mmdet.models.utils import multi_apply
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import distance2bbox
-from mmdet.utils import (ConfigType, InstanceList, MultiConfig,
-                         OptConfigType, OptInstanceList, reduce_mean)
+from mmdet.utils import (ConfigType, InstanceList, OptConfigType,
+                         OptInstanceList, reduce_mean)
 from mmdet_ext.models.dense_heads.base_polar_head import (FOCAL_LOSS,
-                                                       NORMAL_INIT,
                                                        BasePolarHead)
-from mmdet_ext.task_modules import PolarTargetBuilder, PositiveTargets
+from mmdet_ext.task_modules import PositiveTargets
 from mmdet_ext.utils.config_utils import check_choice
 
 INF = 1e8
@@ -26,6 +25,20 @@ INF = 1e8
 MAX_LOG_DISTANCE = 16.0
 QUALITY_TARGETS = ('centerness', 'mask_iou')
 QUALITY_TOWERS = ('cls', 'mask')
+# PolarMask's target assignment (official code; peers.md A.2): centre sampling
+# of 1.5 strides around the int-truncated area centroid of the largest part,
+# rays (farthest crossing, 1e-6 for a miss) and mask crops from the largest
+# part, no candidate for an object without one, FCOS's smallest-object-wins
+# matcher. The base config spells them out; options a config leaves out of
+# ``target_builder`` keep these values.
+POLARMASK_TARGETS = dict(
+    sampling_radius=1.5,
+    ray_origin='int_centroid',
+    ray_target_parts='largest',
+    mask_target_parts='largest',
+    fallback_candidate=False,
+    ray_coder=dict(type='PolarRayCoder', mode='farthest', miss_value=1e-6),
+    matcher=dict(type='MinAreaMatcher'))
 
 
 @MODELS.register_module()
@@ -66,12 +79,8 @@ class PolarMaskHead(BasePolarHead):
     Args:
         num_classes (int): Number of categories (background excluded).
         in_channels (int): Channels of the input feature maps.
-        feat_channels (int): Channels of the towers. Defaults to 256.
-        stacked_convs (int): Convs per tower. Defaults to 4.
-        strides (Sequence[int]): Strides of the input levels.
-        num_rays (int): Rays per location. Defaults to 36.
         regress_ranges (Sequence[tuple[float, float]]): Max box distance
-            range of each level.
+            range of each level (official FCOS ranges).
         with_box_branch (bool): Predict and train the FCOS box (the official
             code does; the paper leaves it out). Defaults to True.
         quality_target (str): ``'centerness'`` (polar centerness, official)
@@ -83,31 +92,32 @@ class PolarMaskHead(BasePolarHead):
             level's stride, ``exp(Scale_l(conv)) * stride`` (as FCOS's
             ``norm_on_bbox``), so every ray starts at one stride instead of
             one pixel. Defaults to False (official: input pixels).
-        conv_cfg (:obj:`ConfigDict` or dict, optional): Conv config.
-        norm_cfg (:obj:`ConfigDict` or dict): Tower norm config.
         target_builder (:obj:`ConfigDict` or dict): Options of
-            :class:`PolarTargetBuilder`; the defaults are PolarMask's.
+            :class:`PolarTargetBuilder`; the options it leaves out take
+            PolarMask's official values, :data:`POLARMASK_TARGETS` (which
+            the base config spells out). ``regress_ranges`` defaults to the
+            head's; ``num_classes``, ``num_rays``, ``with_masks`` (a Dice
+            loss or a mask-IoU quality target) and the matcher's cost
+            weights and focal parameters come from the head and its losses.
         loss_cls (:obj:`ConfigDict` or dict): Classification loss.
         loss_bbox (:obj:`ConfigDict` or dict): Box loss (box branch only).
         loss_polar (:obj:`ConfigDict` or dict): Ray loss (polar IoU).
         loss_centerness (:obj:`ConfigDict` or dict): Quality loss.
         loss_dice (:obj:`ConfigDict` or dict, optional): Dice loss on the
             soft-rasterised polygons; None (official) leaves it out.
-        train_cfg (:obj:`ConfigDict` or dict, optional): Unused; kept for
-            the MMDetection interface.
-        test_cfg (:obj:`ConfigDict` or dict, optional): ``nms_pre``,
-            ``score_thr``, ``nms``, ``max_per_img``, ``mask_nms``,
-            ``quality_offset``, ``mask_output``.
-        init_cfg (:obj:`ConfigDict` or dict or list): Initialisation.
+        **kwargs: ``feat_channels``, ``stacked_convs``, ``strides``,
+            ``num_rays``, ``conv_cfg``, ``norm_cfg``, ``train_cfg``,
+            ``test_cfg`` and ``init_cfg`` of :class:`BasePolarHead`.
+            ``test_cfg`` also takes ``mask_nms`` and ``quality_offset``.
     """
+
+    #: ``with_masks`` follows the losses and the quality target.
+    DERIVED_TARGET_OPTIONS = BasePolarHead.DERIVED_TARGET_OPTIONS + (
+        'with_masks', )
 
     def __init__(self,
                  num_classes: int,
                  in_channels: int,
-                 feat_channels: int = 256,
-                 stacked_convs: int = 4,
-                 strides: Tuple[int, ...] = (8, 16, 32, 64, 128),
-                 num_rays: int = 36,
                  regress_ranges: Tuple[Tuple[float, float], ...] = (
                      (-1, 64), (64, 128), (128, 256), (256, 512), (512,
                                                                    INF)),
@@ -115,10 +125,7 @@ class PolarMaskHead(BasePolarHead):
                  quality_target: str = 'centerness',
                  quality_tower: str = 'cls',
                  norm_on_stride: bool = False,
-                 conv_cfg: OptConfigType = None,
-                 norm_cfg: ConfigType = dict(
-                     type='GN', num_groups=32, requires_grad=True),
-                 target_builder: ConfigType = dict(),
+                 target_builder: ConfigType = POLARMASK_TARGETS,
                  loss_cls: ConfigType = FOCAL_LOSS,
                  loss_bbox: ConfigType = dict(type='IoULoss', loss_weight=1.0),
                  loss_polar: ConfigType = dict(
@@ -128,21 +135,9 @@ class PolarMaskHead(BasePolarHead):
                      use_sigmoid=True,
                      loss_weight=1.0),
                  loss_dice: OptConfigType = None,
-                 train_cfg: OptConfigType = None,
-                 test_cfg: OptConfigType = None,
-                 init_cfg: MultiConfig = NORMAL_INIT) -> None:
+                 **kwargs) -> None:
         super().__init__(
-            num_classes=num_classes,
-            in_channels=in_channels,
-            feat_channels=feat_channels,
-            stacked_convs=stacked_convs,
-            strides=strides,
-            num_rays=num_rays,
-            conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg,
-            train_cfg=train_cfg,
-            test_cfg=test_cfg,
-            init_cfg=init_cfg)
+            num_classes=num_classes, in_channels=in_channels, **kwargs)
         check_choice('quality_target', quality_target, QUALITY_TARGETS)
         check_choice('quality_tower', quality_tower, QUALITY_TOWERS)
         if len(regress_ranges) != len(self.strides):
@@ -158,39 +153,14 @@ class PolarMaskHead(BasePolarHead):
         self.loss_centerness = MODELS.build(loss_centerness)
         self.loss_dice = None if loss_dice is None else MODELS.build(
             loss_dice)
-        self.target_builder = PolarTargetBuilder(
-            **self._target_builder_cfg(target_builder, regress_ranges,
-                                       loss_cls, loss_dice))
-        self._init_layers()
-
-    def _target_builder_cfg(self, target_builder: ConfigType,
-                            regress_ranges: Tuple[Tuple[float, float], ...],
-                            loss_cls: ConfigType,
-                            loss_dice: OptConfigType) -> dict:
-        """PolarMask's target options under the config's overrides."""
-        cfg = dict(
-            sampling_radius=1.5,
-            regress_ranges=regress_ranges,
-            ray_origin='int_centroid',
-            ray_target_parts='largest',
-            mask_target_parts='largest',
-            fallback_candidate=False,
-            ray_coder=dict(
-                type='PolarRayCoder', mode='farthest', miss_value=1e-6),
-            matcher=dict(type='MinAreaMatcher'),
-            cost_weights=(self.loss_cls.loss_weight,
-                          self.loss_polar.loss_weight,
-                          1.0 if loss_dice is None else
-                          self.loss_dice.loss_weight),
-            focal_alpha=loss_cls.get('alpha', 0.25),
-            focal_gamma=loss_cls.get('gamma', 2.0))
-        cfg.update(target_builder)
-        cfg.update(
-            num_classes=self.num_classes,
-            num_rays=self.num_rays,
+        targets = dict(POLARMASK_TARGETS, regress_ranges=regress_ranges)
+        targets.update(target_builder)
+        self.target_builder = self._build_target_builder(
+            targets,
+            loss_cls,
             with_masks=(loss_dice is not None
-                        or self.quality_target == 'mask_iou'))
-        return cfg
+                        or quality_target == 'mask_iou'))
+        self._init_layers()
 
     # Official checkpoints (xieenze/PolarMask, mmdet 1.x): the predictors are
     # named polar_*, the ray scales scales_mask; towers and box scales match.

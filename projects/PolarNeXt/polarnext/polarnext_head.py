@@ -7,15 +7,15 @@ from mmcv.cnn import Scale
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import Tensor
+from torch.profiler import record_function
 
 from mmdet.models.utils import filter_scores_and_topk, multi_apply
 from mmdet.registry import MODELS
-from mmdet.utils import (ConfigType, InstanceList, MultiConfig,
-                         OptConfigType, OptInstanceList, reduce_mean)
+from mmdet.utils import (ConfigType, InstanceList, OptConfigType,
+                         OptInstanceList, reduce_mean)
 from mmdet_ext.models.dense_heads.base_polar_head import (FOCAL_LOSS,
-                                                       NORMAL_INIT,
                                                        BasePolarHead)
-from mmdet_ext.task_modules import PolarTargetBuilder, PositiveTargets
+from mmdet_ext.task_modules import PositiveTargets
 from mmdet_ext.utils.config_utils import check_choice
 
 RAY_ACTIVATIONS = ('linear', 'exp')
@@ -46,10 +46,6 @@ class PolarNeXtHead(BasePolarHead):
     Args:
         num_classes (int): Number of categories (background excluded).
         in_channels (int): Channels of the input feature maps.
-        feat_channels (int): Channels of the towers. Defaults to 256.
-        stacked_convs (int): Convs per tower. Defaults to 4.
-        strides (Sequence[int]): Strides of the input levels.
-        num_rays (int): Rays per location. Defaults to 36.
         ray_min (float): Floor of predicted ray lengths. Defaults to 0.01.
         ray_activation (str): ``'linear'`` (official: ``Scale * conv *
             stride`` clamped at ``ray_min``; a negative raw output gets no
@@ -60,36 +56,30 @@ class PolarNeXtHead(BasePolarHead):
             prediction, normalised by its sum, so poorly predicted positives
             get little regression gradient) or ``'uniform'`` (mean over the
             positives).
-        conv_cfg (:obj:`ConfigDict` or dict, optional): Conv config.
-        norm_cfg (:obj:`ConfigDict` or dict): Tower norm config. Defaults to
-            GN with 32 groups.
         target_builder (:obj:`ConfigDict` or dict): Options of
             :class:`PolarTargetBuilder` (sampling radius, mask size, tau, ray
-            origin, target parts, ray coder, matcher).
+            origin, target parts, fallback candidate, cost mask, ray coder,
+            matcher); the options it leaves out take the builder's defaults,
+            which are not all official: the base config
+            (``configs/_base_/polarnext_r50-torch_fpn.py``) spells out the
+            official ones. ``num_classes``, ``num_rays`` and the matcher's
+            cost weights (the loss weights) and focal parameters
+            (``loss_cls``'s) come from the head and its losses.
         loss_cls (:obj:`ConfigDict` or dict): Classification loss.
         loss_polar (:obj:`ConfigDict` or dict): Ray loss (polar IoU).
         loss_dice (:obj:`ConfigDict` or dict): Mask loss on the soft masks.
         loss_quality (:obj:`ConfigDict` or dict): Quality (mask IoU) loss.
-        train_cfg (:obj:`ConfigDict` or dict, optional): Unused; kept for the
-            MMDetection interface.
-        test_cfg (:obj:`ConfigDict` or dict, optional): ``score_thr``,
-            ``nms_pre``, ``nms``, ``max_per_img``, ``mask_output``.
-        init_cfg (:obj:`ConfigDict` or dict or list): Initialisation.
+        **kwargs: ``feat_channels``, ``stacked_convs``, ``strides``,
+            ``num_rays``, ``conv_cfg``, ``norm_cfg``, ``train_cfg``,
+            ``test_cfg`` and ``init_cfg`` of :class:`BasePolarHead`.
     """
 
     def __init__(self,
                  num_classes: int,
                  in_channels: int,
-                 feat_channels: int = 256,
-                 stacked_convs: int = 4,
-                 strides: Tuple[int, ...] = (8, 16, 32, 64, 128),
-                 num_rays: int = 36,
                  ray_min: float = 0.01,
                  ray_activation: str = 'linear',
                  loss_weighting: str = 'iou',
-                 conv_cfg: OptConfigType = None,
-                 norm_cfg: ConfigType = dict(
-                     type='GN', num_groups=32, requires_grad=True),
                  target_builder: ConfigType = dict(),
                  loss_cls: ConfigType = FOCAL_LOSS,
                  loss_polar: ConfigType = dict(
@@ -105,21 +95,9 @@ class PolarNeXtHead(BasePolarHead):
                      type='CrossEntropyLoss',
                      use_sigmoid=True,
                      loss_weight=1.0),
-                 train_cfg: OptConfigType = None,
-                 test_cfg: OptConfigType = None,
-                 init_cfg: MultiConfig = NORMAL_INIT) -> None:
+                 **kwargs) -> None:
         super().__init__(
-            num_classes=num_classes,
-            in_channels=in_channels,
-            feat_channels=feat_channels,
-            stacked_convs=stacked_convs,
-            strides=strides,
-            num_rays=num_rays,
-            conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg,
-            train_cfg=train_cfg,
-            test_cfg=test_cfg,
-            init_cfg=init_cfg)
+            num_classes=num_classes, in_channels=in_channels, **kwargs)
         check_choice('ray_activation', ray_activation, RAY_ACTIVATIONS)
         check_choice('loss_weighting', loss_weighting, LOSS_WEIGHTINGS)
         self.ray_min = ray_min
@@ -129,15 +107,8 @@ class PolarNeXtHead(BasePolarHead):
         self.loss_polar = MODELS.build(loss_polar)
         self.loss_dice = MODELS.build(loss_dice)
         self.loss_quality = MODELS.build(loss_quality)
-        self.target_builder = PolarTargetBuilder(
-            num_classes=num_classes,
-            num_rays=num_rays,
-            cost_weights=(self.loss_cls.loss_weight,
-                          self.loss_polar.loss_weight,
-                          self.loss_dice.loss_weight),
-            focal_alpha=loss_cls.get('alpha', 0.25),
-            focal_gamma=loss_cls.get('gamma', 2.0),
-            **target_builder)
+        self.target_builder = self._build_target_builder(
+            target_builder, loss_cls)
         self._init_layers()
 
     # Official checkpoints (Sun15194/PolarNeXt) name the ray and quality
@@ -227,10 +198,15 @@ class PolarNeXtHead(BasePolarHead):
         flat_rays = self._flatten_levels(ray_preds)
         flat_quality = self._flatten_levels(quality_preds)[..., 0]
 
-        labels, pos = self._batch_targets(points, point_strides, flat_cls,
-                                          flat_rays, batch_gt_instances)
-        return self._losses(
-            flat_cls.flatten(0, 1), labels, flat_quality.flatten(), pos)
+        # Profiler scopes (no cost unless profiling) that the benchmark
+        # tools read back: targets and losses of the code that trains.
+        with record_function('polarnext_head/targets'):
+            labels, pos = self._batch_targets(points, point_strides,
+                                              flat_cls, flat_rays,
+                                              batch_gt_instances)
+        with record_function('polarnext_head/losses'):
+            return self._losses(
+                flat_cls.flatten(0, 1), labels, flat_quality.flatten(), pos)
 
     def _losses(self, cls_logits: Tensor, labels: Tensor, quality: Tensor,
                 pos: PositiveTargets) -> Dict[str, Tensor]:

@@ -44,10 +44,19 @@ model = dict(
         quality_target='centerness',
         quality_tower='cls',
         norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
+        # Official target assignment (the head's defaults, POLARMASK_TARGETS):
+        # candidates within 1.5 strides of the area centroid of the largest
+        # part truncated to int, inside the box and in the level's regress
+        # range; rays and mask crops (used by the ablation ladder's Dice
+        # loss) from the largest part; no candidate for an object without
+        # one; FCOS's smallest-object-wins matcher. The head adds
+        # regress_ranges, num_classes, num_rays and with_masks.
         target_builder=dict(
             sampling_radius=1.5,
-            ray_origin='int_centroid',  # official: int(centroid)
+            ray_origin='int_centroid',
             ray_target_parts='largest',
+            mask_target_parts='largest',
+            fallback_candidate=False,
             ray_coder=dict(
                 type='PolarRayCoder', mode='farthest', miss_value=1e-6),
             matcher=dict(type='MinAreaMatcher')),

@@ -48,6 +48,9 @@ model = dict(
             ray_target_parts='largest',
             mask_target_parts='largest',
             fallback_candidate=False,
+            # Matching cost on the soft-rasterised candidates (the tiny CPU
+            # configs use 'hard', the exact inside test).
+            cost_mask='soft',
             ray_coder=dict(
                 type='PolarRayCoder', mode='farthest', miss_value=0.01),
             matcher=dict(type='TopCostMatcher', num_sample=9),
