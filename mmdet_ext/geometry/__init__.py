@@ -3,7 +3,7 @@ from .polygon_ops import (boundary_distances, boundary_distances_dense,
 from .ray_origin import (ORIGIN_METHODS, area_centroid, compute_ray_origins,
                          inside_points)
 from .ray_targets import (RAY_MODES, decode_rays, polar_ray_targets,
-                          polygon_to_rays, ray_angles, ray_directions)
+                          ray_angles, ray_directions)
 
 from .hard_rasterizer import (boxes_to_grid, hard_rasterize,
                               polygons_to_crop_masks, polygons_to_rle,
@@ -14,8 +14,7 @@ __all__ = [
     'points_in_polygons', 'points_in_polygons_dense', 'boundary_distances',
     'boundary_distances_dense', 'ORIGIN_METHODS', 'area_centroid',
     'compute_ray_origins', 'inside_points', 'RAY_MODES', 'ray_angles',
-    'ray_directions', 'polar_ray_targets', 'decode_rays', 'polygon_to_rays',
-    'boxes_to_grid', 'hard_rasterize', 'polygons_to_crop_masks',
-    'polygons_to_rle', 'vertices_to_rle', 'SoftPolygonRasterizer',
-    'soft_rasterize'
+    'ray_directions', 'polar_ray_targets', 'decode_rays', 'boxes_to_grid',
+    'hard_rasterize', 'polygons_to_crop_masks', 'polygons_to_rle',
+    'vertices_to_rle', 'SoftPolygonRasterizer', 'soft_rasterize'
 ]

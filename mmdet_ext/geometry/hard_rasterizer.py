@@ -359,23 +359,6 @@ def empty_rle(height: int, width: int) -> RLE:
     return mask_utils.frPyObjects(uncompressed, height, width)
 
 
-def rle_to_bitmap(rles: Sequence[RLE], height: int, width: int) -> np.ndarray:
-    """Decode RLEs into a stack of binary masks (tests and debugging).
-
-    Args:
-        rles (Sequence[dict]): Compressed RLEs of (height, width) images.
-        height (int): Image height H.
-        width (int): Image width W.
-
-    Returns:
-        np.ndarray: uint8 (N, H, W) in {0, 1}.
-    """
-    if len(rles) == 0:
-        return np.zeros((0, height, width), dtype=np.uint8)
-    masks = mask_utils.decode(list(rles))
-    return np.ascontiguousarray(masks.transpose(2, 0, 1))
-
-
 def _clean_part(part: ArrayLike, height: int, width: int,
                 margin: float) -> Optional[np.ndarray]:
     """Flat float64 coordinates of a usable part, or None to drop it."""

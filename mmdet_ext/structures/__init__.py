@@ -1,6 +1,10 @@
-from .polygons import DROP_REASONS, PolygonTensor, regular_polygon
+from .mask_tracing import (gt_polygon_tensor, instance_polygons,
+                           mask_to_polygons, rle_to_polygons)
+from .polygons import DROP_REASONS, PolygonTensor
 from .rle_masks import RLEMask, RLEMasks
 
 __all__ = [
-    'PolygonTensor', 'DROP_REASONS', 'regular_polygon', 'RLEMask', 'RLEMasks'
+    'PolygonTensor', 'DROP_REASONS', 'RLEMask', 'RLEMasks',
+    'gt_polygon_tensor', 'instance_polygons', 'mask_to_polygons',
+    'rle_to_polygons'
 ]

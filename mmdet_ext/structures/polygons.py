@@ -7,7 +7,6 @@ from its raw ``masks`` list) right before the geometry code runs, and holds
 all objects of one image as zero-padded tensors on one device so that ray
 targets, origins and rasterisation can be batched over objects.
 """
-import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -513,26 +512,3 @@ def _gather_vertices(vertices: Tensor, index: Tensor) -> Tensor:
     """Gather vertices (N, V, 2) along V with a long index (N, V')."""
     return torch.gather(vertices, 1, index.unsqueeze(-1).expand(-1, -1, 2))
 
-
-def regular_polygon(num_sides: int,
-                    radius: float = 1.0,
-                    center: Tuple[float, float] = (0.0, 0.0),
-                    rotation: float = 0.0) -> np.ndarray:
-    """Flat coordinates of a regular polygon (handy for tests and demos).
-
-    Args:
-        num_sides (int): Number of vertices (>= 3).
-        radius (float): Circumradius.
-        center (tuple[float, float]): Centre (x, y).
-        rotation (float): Angle of vertex 0 in radians (0 along +x, y down).
-
-    Returns:
-        np.ndarray: Flat float64 array ``[x0, y0, x1, y1, ...]``.
-    """
-    angles = rotation + 2 * math.pi * np.arange(num_sides) / num_sides
-    xy = np.stack([
-        center[0] + radius * np.cos(angles),
-        center[1] + radius * np.sin(angles)
-    ],
-                  axis=1)
-    return xy.reshape(-1)

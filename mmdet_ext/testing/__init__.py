@@ -1,8 +1,13 @@
-"""Synthetic data shared by the tests and the benchmarks (as
-``mmdet.testing``)."""
+"""Synthetic data and slow reference implementations shared by the tests
+and the benchmarks (as ``mmdet.testing``)."""
+from .reference_raster import (dense_autograd_soft_rasterize,
+                               naive_soft_rasterize)
+from .reference_ray_targets import reference_polar_ray_targets
 from .synthetic_polygons import (random_image_polygons, star_polygon,
                                  star_polygons, synthetic_gt)
 
 __all__ = [
-    'random_image_polygons', 'star_polygon', 'star_polygons', 'synthetic_gt'
+    'random_image_polygons', 'star_polygon', 'star_polygons', 'synthetic_gt',
+    'reference_polar_ray_targets', 'naive_soft_rasterize',
+    'dense_autograd_soft_rasterize'
 ]

@@ -1,6 +1,5 @@
 """Tests for mmdet_ext.geometry.hard_rasterizer."""
 import json
-import math
 
 import numpy as np
 import pytest
@@ -13,25 +12,28 @@ from shapely.geometry import Polygon
 from torchvision.ops import roi_align
 
 from conftest import COCO128_ROOT
-from mmdet_ext.geometry.hard_rasterizer import (
-    even_odd_grid_mask, hard_rasterize, polygons_to_crop_masks,
-    polygons_to_rle, rle_to_bitmap, vertices_to_edges, vertices_to_rle)
+from mmdet_ext.geometry.hard_rasterizer import (even_odd_grid_mask,
+                                                hard_rasterize,
+                                                polygons_to_crop_masks,
+                                                polygons_to_rle,
+                                                vertices_to_edges,
+                                                vertices_to_rle)
+from mmdet_ext.structures.rle_masks import RLEMasks
+from mmdet_ext.testing import star_polygon
 
 SEEDS = st.integers(min_value=0, max_value=2**31 - 1)
 SQUARE = np.array([10, 10, 30, 10, 30, 30, 10, 30], dtype=np.float64)
 
 
-
-
 def star_ring(rng: np.random.Generator, num_vertices: int, centre,
               radius: float) -> np.ndarray:
     """Random simple (star-shaped, often concave) ring, shape (V, 2)."""
-    angles = np.sort(rng.uniform(0, 2 * math.pi, num_vertices))
-    angles += np.arange(num_vertices) * 1e-3
-    radii = rng.uniform(0.3, 1.0, num_vertices) * radius
-    return np.stack([
-        centre[0] + radii * np.cos(angles), centre[1] + radii * np.sin(angles)
-    ], 1)
+    return star_polygon(rng, num_vertices, centre, radius).reshape(-1, 2)
+
+
+def decode_rles(rles, height: int, width: int) -> np.ndarray:
+    """uint8 (N, H, W) masks of COCO RLEs."""
+    return RLEMasks(rles, height, width).to_ndarray()
 
 
 def pack_edges(objects, dtype=torch.float64, pad_value=0.0):
@@ -186,7 +188,7 @@ def test_crop_masks_agree_with_roi_align_of_bitmaps():
     rles = polygons_to_rle([[r.ravel() for r in rings] for rings in objects],
                            height, width)
     reference = roi_align_reference(
-        rle_to_bitmap(rles, height, width), boxes, 64)
+        decode_rles(rles, height, width), boxes, 64)
     edges, valid = pack_edges(objects, dtype=torch.float32)
     masks = polygons_to_crop_masks(edges, valid, boxes.float(), size=64)
     for n in range(len(objects)):
@@ -216,7 +218,7 @@ def test_crop_masks_agree_with_roi_align_on_coco128():
         x, y, w, h = ann['bbox']
         box = torch.tensor([[x - 3.0, y - 5.0, x + w + 4.0, y + h + 2.0]])
         ref = roi_align_reference(
-            rle_to_bitmap(rle, img['height'], img['width']), box, 64)
+            decode_rles(rle, img['height'], img['width']), box, 64)
         edges, valid = pack_edges([[p.reshape(-1, 2) for p in parts]],
                                   dtype=torch.float32)
         ours = polygons_to_crop_masks(edges, valid, box, size=64)
@@ -266,10 +268,10 @@ def test_polygons_to_rle_square_and_empty_object():
     assert [r['size'] for r in rles] == [[40, 50], [40, 50]]
     assert mask_utils.area(rles[0]) == 400
     assert mask_utils.area(rles[1]) == 0
-    bitmap = rle_to_bitmap(rles, 40, 50)
+    bitmap = decode_rles(rles, 40, 50)
     assert bitmap.shape == (2, 40, 50)
     assert bitmap[0, 10:30, 10:30].all() and bitmap[0].sum() == 400
-    assert rle_to_bitmap([], 40, 50).shape == (0, 40, 50)
+    assert decode_rles([], 40, 50).shape == (0, 40, 50)
 
 
 def test_polygons_to_rle_merges_parts_and_drops_bad_ones():
@@ -281,9 +283,9 @@ def test_polygons_to_rle_merges_parts_and_drops_bad_ones():
     ]
     rles = polygons_to_rle(
         [[SQUARE, other], bad_parts + [SQUARE] + bad_parts, bad_parts], 40, 60)
-    union = rle_to_bitmap(
+    union = decode_rles(
         polygons_to_rle([[SQUARE], [other]], 40, 60), 40, 60).max(0)
-    np.testing.assert_array_equal(rle_to_bitmap(rles[:1], 40, 60)[0], union)
+    np.testing.assert_array_equal(decode_rles(rles[:1], 40, 60)[0], union)
     assert mask_utils.area(rles[0]) == 400 + 400 - 100
     assert mask_utils.area(rles[1]) == 400
     assert mask_utils.area(rles[2]) == 0
@@ -306,13 +308,13 @@ def test_vertices_to_rle_keeps_sub_pixel_precision():
     # vertices to [2, 7] (official ``.int()``) would shift them to 2..6.
     rect = np.array([[[2.6, 1.2], [7.6, 1.2], [7.6, 4.4], [2.6, 4.4]]])
     rle, = vertices_to_rle(torch.as_tensor(rect, dtype=torch.float32), 10, 10)
-    mask = rle_to_bitmap([rle], 10, 10)[0]
+    mask = decode_rles([rle], 10, 10)[0]
     cols = np.nonzero(mask.any(0))[0]
     rows = np.nonzero(mask.any(1))[0]
     assert cols.tolist() == [3, 4, 5, 6, 7]
     assert rows.tolist() == [1, 2, 3]
     truncated, = polygons_to_rle([[np.trunc(rect).ravel()]], 10, 10)
-    shifted = rle_to_bitmap([truncated], 10, 10)[0]
+    shifted = decode_rles([truncated], 10, 10)[0]
     assert np.nonzero(shifted.any(0))[0].tolist() == [2, 3, 4, 5, 6]
 
 

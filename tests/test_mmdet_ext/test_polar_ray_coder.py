@@ -11,10 +11,9 @@ from mmdet.models.task_modules.coders.base_bbox_coder import \
     BaseBBoxCoder  # noqa: E402
 from mmdet.registry import TASK_UTILS  # noqa: E402
 
+from helpers.shapes import regular_polygon  # noqa: E402
 from mmdet_ext.geometry.polygon_ops import boundary_distances  # noqa: E402
-from mmdet_ext.structures.polygons import (
-    PolygonTensor,  # noqa: E402
-    regular_polygon)
+from mmdet_ext.structures.polygons import PolygonTensor  # noqa: E402
 from mmdet_ext.task_modules import PolarRayCoder  # noqa: E402
 
 SQUARE = np.array([0, 0, 10, 0, 10, 10, 0, 10], dtype=np.float64)

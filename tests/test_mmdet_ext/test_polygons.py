@@ -1,30 +1,15 @@
 """Tests for mmdet_ext.structures.polygons.PolygonTensor."""
-import math
-
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmdet_ext.structures.polygons import PolygonTensor, regular_polygon
+from helpers.shapes import regular_polygon
+from mmdet_ext.structures.polygons import PolygonTensor
+from mmdet_ext.testing import star_polygon
 
 SQUARE = np.array([0, 0, 10, 0, 10, 10, 0, 10], dtype=np.float64)
-
-
-def star_polygon(rng: np.random.Generator,
-                 num_vertices: int,
-                 center=(0.0, 0.0),
-                 scale: float = 10.0) -> np.ndarray:
-    """Random simple (possibly concave) polygon, star-shaped about center."""
-    angles = np.sort(rng.uniform(0, 2 * math.pi, num_vertices))
-    angles += np.arange(num_vertices) * 1e-3  # keep angles distinct
-    radii = rng.uniform(0.2, 1.0, num_vertices) * scale
-    xy = np.stack([
-        center[0] + radii * np.cos(angles), center[1] + radii * np.sin(angles)
-    ],
-                  axis=1)
-    return xy.reshape(-1)
 
 
 def numpy_area_centroid(flat: np.ndarray):
@@ -82,8 +67,9 @@ def test_areas_centroids_bboxes_match_numpy(seed, num_parts):
         star_polygon(
             rng,
             int(rng.integers(3, 30)),
-            center=rng.uniform(-50, 500, 2),
-            scale=rng.uniform(1, 100)) for _ in range(num_parts)
+            centre=rng.uniform(-50, 500, 2),
+            radius=rng.uniform(1, 100),
+            min_radius_ratio=0.2) for _ in range(num_parts)
     ]
     polys = PolygonTensor.from_polygon_masks([parts], dtype=torch.float64)
     ref = [numpy_area_centroid(part) for part in parts]

@@ -12,9 +12,11 @@ from matplotlib.path import Path
 from shapely.geometry import LinearRing
 from torch import Tensor
 
+from helpers.shapes import regular_polygon
 from mmdet_ext.geometry.ray_origin import (area_centroid, compute_ray_origins,
                                            inside_points)
-from mmdet_ext.structures.polygons import PolygonTensor, regular_polygon
+from mmdet_ext.structures.polygons import PolygonTensor
+from mmdet_ext.testing import star_polygon
 
 # C shape opening to the left: its centroid falls into the notch.
 C_SHAPE = np.array([0, 0, 30, 0, 30, 30, 0, 30, 0, 20, 20, 20, 20, 10, 0, 10],
@@ -53,20 +55,6 @@ def assert_strictly_inside(polys: PolygonTensor,
         pt = points[i:i + 1]
         assert inside_even_odd(parts, pt)[0], (i, pt)
         assert boundary_distance(parts, pt)[0] > min_dist, (i, pt)
-
-
-def star_polygon(rng: np.random.Generator,
-                 num_vertices: int,
-                 center=(0.0, 0.0),
-                 scale: float = 10.0) -> np.ndarray:
-    angles = np.sort(rng.uniform(0, 2 * math.pi, num_vertices))
-    angles += np.arange(num_vertices) * 1e-3
-    radii = rng.uniform(0.05, 1.0, num_vertices) * scale
-    xy = np.stack([
-        center[0] + radii * np.cos(angles), center[1] + radii * np.sin(angles)
-    ],
-                  axis=1)
-    return xy.reshape(-1)
 
 
 def test_centroid_of_c_shape_is_outside_and_fallback_fixes_it():
@@ -142,8 +130,9 @@ def test_inside_points_are_inside_random_multi_part_objects(seed, dtype):
             star_polygon(
                 rng,
                 int(rng.integers(3, 40)),
-                center=rng.uniform(0, 600, 2),
-                scale=rng.uniform(1, 200))
+                centre=rng.uniform(0, 600, 2),
+                radius=rng.uniform(1, 200),
+                min_radius_ratio=0.05)
             for _ in range(int(rng.integers(1, 4)))
         ])
     polys = PolygonTensor.from_polygon_masks(objects, dtype=dtype)

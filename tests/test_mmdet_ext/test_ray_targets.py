@@ -10,28 +10,14 @@ from matplotlib.path import Path
 import shapely
 from shapely.geometry import LinearRing
 
-from mmdet_ext.geometry._reference import reference_polar_ray_targets
+from helpers.rays import polygon_to_rays
+from helpers.shapes import regular_polygon
 from mmdet_ext.geometry.polygon_ops import (boundary_distances,
                                             points_in_polygons)
 from mmdet_ext.geometry.ray_targets import (decode_rays, polar_ray_targets,
-                                            polygon_to_rays, ray_angles,
-                                            ray_directions)
-from mmdet_ext.structures.polygons import PolygonTensor, regular_polygon
-
-
-def star_polygon(rng: np.random.Generator,
-                 num_vertices: int,
-                 center=(0.0, 0.0),
-                 scale: float = 10.0) -> np.ndarray:
-    """Random simple (possibly concave) polygon, star-shaped about center."""
-    angles = np.sort(rng.uniform(0, 2 * math.pi, num_vertices))
-    angles += np.arange(num_vertices) * 1e-3  # keep angles distinct
-    radii = rng.uniform(0.2, 1.0, num_vertices) * scale
-    xy = np.stack([
-        center[0] + radii * np.cos(angles), center[1] + radii * np.sin(angles)
-    ],
-                  axis=1)
-    return xy.reshape(-1)
+                                            ray_angles, ray_directions)
+from mmdet_ext.structures.polygons import PolygonTensor
+from mmdet_ext.testing import reference_polar_ray_targets, star_polygon
 
 
 def random_image(rng: np.random.Generator,
@@ -44,8 +30,9 @@ def random_image(rng: np.random.Generator,
             star_polygon(
                 rng,
                 int(rng.integers(3, 40)),
-                center=rng.uniform(0, 600, 2),
-                scale=rng.uniform(2, 150))
+                centre=rng.uniform(0, 600, 2),
+                radius=rng.uniform(2, 150),
+                min_radius_ratio=0.2)
             for _ in range(int(rng.integers(1, max_parts + 1)))
         ]
         objects.append(parts)

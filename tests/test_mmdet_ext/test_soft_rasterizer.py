@@ -1,38 +1,33 @@
 """Tests for mmdet_ext.geometry.soft_rasterizer."""
-import math
-
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmdet_ext.geometry._reference_raster import (
-    dense_autograd_soft_rasterize, naive_soft_rasterize)
 from mmdet_ext.geometry.hard_rasterizer import hard_rasterize
 from mmdet_ext.geometry.soft_rasterizer import (SoftPolygonRasterizer,
                                                 boxes_to_grid, soft_rasterize)
+from mmdet_ext.testing import (dense_autograd_soft_rasterize,
+                               naive_soft_rasterize, star_polygons)
 
 SEEDS = st.integers(min_value=0, max_value=2**31 - 1)
 
 
-def star_polygons(num: int,
-                  num_vertices: int,
-                  size: int,
-                  seed: int,
-                  dtype=torch.float64) -> torch.Tensor:
-    """Random simple (star-shaped, often concave) polygons inside the grid.
+def grid_star_polygons(num: int,
+                       num_vertices: int,
+                       size: int,
+                       seed: int,
+                       dtype=torch.float64) -> torch.Tensor:
+    """Random simple (star-shaped, often concave) polygons inside the grid:
+    centres in its middle fifth, vertices 0.15 to 0.45 grid sizes away.
 
     Returns:
         Tensor: (num, num_vertices, 2) in grid coordinates.
     """
     rng = np.random.default_rng(seed)
-    angles = np.sort(rng.uniform(0, 2 * math.pi, (num, num_vertices)), -1)
-    angles += np.arange(num_vertices) * 1e-3
-    radii = rng.uniform(0.15, 0.45, (num, num_vertices)) * size
-    centre = rng.uniform(0.4, 0.6, (num, 1, 2)) * size
-    xy = centre + radii[..., None] * np.stack(
-        [np.cos(angles), np.sin(angles)], -1)
+    centres = rng.uniform(0.4, 0.6, (num, 2)) * size
+    xy = star_polygons(rng, num, num_vertices, centres, 0.45 * size, 1 / 3)
     return torch.as_tensor(xy, dtype=dtype)
 
 
@@ -41,7 +36,8 @@ def random_polygons(num: int,
                     size: int,
                     seed: int,
                     dtype=torch.float64) -> torch.Tensor:
-    """Random vertices in the grid (usually self-intersecting polygons)."""
+    """Random vertices in the grid: usually self-intersecting polygons,
+    which the star-shaped generator never makes."""
     rng = np.random.default_rng(seed)
     xy = rng.uniform(-0.1, 1.1, (num, num_vertices, 2)) * (size - 1)
     return torch.as_tensor(xy, dtype=dtype)
@@ -68,7 +64,7 @@ def test_boxes_to_grid_maps_crop_pixel_centres_to_integers():
                                            (2, 2.0, 'random'),
                                            (3, 10.0, 'random')])
 def test_gradcheck_float64(seed, tau, kind):
-    make = star_polygons if kind == 'star' else random_polygons
+    make = grid_star_polygons if kind == 'star' else random_polygons
     vertices = make(2, 6, 12, seed).requires_grad_()
     assert torch.autograd.gradcheck(
         lambda v: soft_rasterize(v, size=12, tau=tau), (vertices, ),
@@ -79,7 +75,7 @@ def test_gradcheck_float64(seed, tau, kind):
 
 def test_gradcheck_at_default_tau_near_boundary():
     # With tau = 0.1 only boundary pixels carry gradient; check them too.
-    vertices = star_polygons(1, 8, 10, seed=7).requires_grad_()
+    vertices = grid_star_polygons(1, 8, 10, seed=7).requires_grad_()
     assert torch.autograd.gradcheck(
         lambda v: soft_rasterize(v, size=10, tau=0.1), (vertices, ),
         eps=1e-7,
@@ -89,7 +85,7 @@ def test_gradcheck_at_default_tau_near_boundary():
 
 @pytest.mark.parametrize('tau', [0.1, 1.0])
 def test_forward_matches_naive_per_pixel_reference(tau):
-    for vertices in (star_polygons(2, 36, 16, seed=11),
+    for vertices in (grid_star_polygons(2, 36, 16, seed=11),
                      random_polygons(2, 7, 16, seed=12)):
         expected = naive_soft_rasterize(vertices, size=16, tau=tau)
         out = soft_rasterize(vertices.float(), size=16, tau=tau)
@@ -100,7 +96,7 @@ def test_forward_matches_naive_per_pixel_reference(tau):
 
 
 def test_forward_matches_naive_reference_at_official_size():
-    vertices = star_polygons(1, 36, 64, seed=5)
+    vertices = grid_star_polygons(1, 36, 64, seed=5)
     expected = naive_soft_rasterize(vertices, size=64, tau=0.1)
     out = soft_rasterize(vertices.float())
     torch.testing.assert_close(out.double(), expected, atol=1e-5, rtol=0)
@@ -114,7 +110,7 @@ def test_gradient_matches_dense_autograd_reference(tau):
         32,
         dtype=torch.float64,
         generator=torch.Generator().manual_seed(0)) - 0.3
-    for vertices in (star_polygons(3, 36, 32, seed=21),
+    for vertices in (grid_star_polygons(3, 36, 32, seed=21),
                      random_polygons(3, 9, 32, seed=22)):
         vertices.requires_grad_()
         out = soft_rasterize(vertices, size=32, tau=tau)
@@ -127,7 +123,7 @@ def test_gradient_matches_dense_autograd_reference(tau):
 
 
 def test_gradient_of_one_pixel_reaches_only_the_nearest_edge():
-    vertices = star_polygons(1, 12, 24, seed=3).requires_grad_()
+    vertices = grid_star_polygons(1, 12, 24, seed=3).requires_grad_()
     out = soft_rasterize(vertices, size=24, tau=1.0)
     boundary = ((out[0] > 0.2) & (out[0] < 0.8)).nonzero()
     assert len(boundary) > 5
@@ -140,7 +136,7 @@ def test_gradient_of_one_pixel_reaches_only_the_nearest_edge():
 
 
 def test_soft_mask_tends_to_hard_mask_as_tau_falls():
-    vertices = star_polygons(4, 36, 64, seed=9)
+    vertices = grid_star_polygons(4, 36, 64, seed=9)
     hard = hard_rasterize(vertices, 64)
     gaps = [(soft_rasterize(vertices, tau=tau) - hard).abs().mean().item()
             for tau in (1.0, 0.1, 0.01, 0.001)]
@@ -156,7 +152,7 @@ def test_soft_mask_tends_to_hard_mask_as_tau_falls():
     kind=st.sampled_from(['star', 'random']),
     num_vertices=st.integers(3, 40))
 def test_threshold_at_half_equals_hard_inside_test(seed, kind, num_vertices):
-    make = star_polygons if kind == 'star' else random_polygons
+    make = grid_star_polygons if kind == 'star' else random_polygons
     vertices = make(2, num_vertices, 20, seed)
     soft = soft_rasterize(vertices, size=20, tau=0.1)
     hard = hard_rasterize(vertices, size=20)
@@ -173,7 +169,7 @@ def test_pixels_on_edges_are_one_half():
 
 @pytest.mark.parametrize('chunk_size', [1, 3, 1000])
 def test_chunked_equals_unchunked(chunk_size):
-    vertices = star_polygons(
+    vertices = grid_star_polygons(
         7, 20, 24, seed=4, dtype=torch.float32).requires_grad_()
     weights = torch.rand(7, 24, 24, generator=torch.Generator().manual_seed(1))
     full = soft_rasterize(vertices, size=24, chunk_size=7)
@@ -186,14 +182,14 @@ def test_chunked_equals_unchunked(chunk_size):
 
 def test_module_matches_function_and_has_no_parameters():
     raster = SoftPolygonRasterizer(size=16, tau=0.5, chunk_size=2)
-    vertices = star_polygons(3, 10, 16, seed=2)
+    vertices = grid_star_polygons(3, 10, 16, seed=2)
     assert torch.equal(raster(vertices), soft_rasterize(vertices, 16, 0.5))
     assert len(list(raster.parameters())) == 0
     assert 'size=16' in repr(raster) and 'tau=0.5' in repr(raster)
 
 
 def test_invariances():
-    vertices = star_polygons(2, 15, 24, seed=8)
+    vertices = grid_star_polygons(2, 15, 24, seed=8)
     out = soft_rasterize(vertices, size=24, tau=0.3)
     # Orientation and starting vertex do not matter.
     torch.testing.assert_close(
@@ -209,7 +205,8 @@ def test_invariances():
 
 @pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
 def test_half_precision_under_cpu_autocast(dtype):
-    vertices = star_polygons(3, 36, 32, seed=6).to(dtype).requires_grad_()
+    vertices = grid_star_polygons(3, 36, 32,
+                                  seed=6).to(dtype).requires_grad_()
     with torch.autocast(device_type='cpu', dtype=torch.bfloat16):
         out = soft_rasterize(vertices, size=32)
         loss = (out * out).sum()
@@ -231,7 +228,7 @@ def test_empty_batch():
 
 
 def test_non_finite_polygons_give_empty_masks_and_zero_gradients():
-    good = star_polygons(1, 8, 16, seed=1)
+    good = grid_star_polygons(1, 8, 16, seed=1)
     bad_nan = good.clone()
     bad_nan[0, 3, 0] = float('nan')
     bad_inf = good.clone()
@@ -257,7 +254,7 @@ def test_degenerate_polygons_are_defined():
     dot.sum().backward()
     assert torch.isfinite(point.grad).all() and point.grad.abs().sum() > 0
     # Repeated vertices (zero-length edges) change nothing.
-    poly = star_polygons(1, 6, size, seed=3)
+    poly = grid_star_polygons(1, 6, size, seed=3)
     repeated = poly[:, [0, 0, 1, 2, 2, 2, 3, 4, 5, 5]]
     torch.testing.assert_close(
         soft_rasterize(repeated, size, tau), soft_rasterize(poly, size, tau))
@@ -278,7 +275,7 @@ def test_huge_coordinates_stay_finite():
 
 
 def test_bad_arguments_raise():
-    vertices = star_polygons(1, 5, 8, seed=0)
+    vertices = grid_star_polygons(1, 5, 8, seed=0)
     with pytest.raises(ValueError):
         soft_rasterize(torch.zeros(2, 0, 2))
     with pytest.raises(ValueError):

@@ -9,6 +9,7 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from conftest import COCO128_ROOT
+from mmdet_ext.structures.mask_tracing import rle_to_polygons
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOL = REPO_ROOT / 'tools' / 'analysis_tools' / 'polar_oracle.py'
@@ -189,13 +190,22 @@ def test_rle_crowd_degenerate_and_empty_are_counted(tmp_path):
     assert 0 < result['AP50'] < 1
 
 
-def test_mask_to_polygons_round_trip():
+def test_rle_object_is_traced_as_the_loader_traces_it(tmp_path):
+    """An RLE object gets the oracle of its pixel-exact outline, the
+    polygon ``RLEToPolygons`` gives the polar heads in training."""
     rle = disk_rle()
-    parts = oracle.mask_to_polygons(mask_utils.decode(rle))
-    assert len(parts) == 1
-    back = mask_utils.merge(mask_utils.frPyObjects(parts, HEIGHT, WIDTH))
-    assert mask_utils.iou([back], [rle], [0])[0][0] > 0.95
-    assert oracle.mask_to_polygons(np.zeros((5, 5), np.uint8)) == []
+    outline = rle_to_polygons(rle)
+    assert len(outline) == 1
+    back = mask_utils.merge(mask_utils.frPyObjects(outline, HEIGHT, WIDTH))
+    assert mask_utils.iou([back], [rle], [0])[0][0] == 1.0
+    as_rle = oracle.run_oracle(
+        write_coco(tmp_path / 'rle.json', [[{'segmentation': rle}]]))
+    as_polygon = oracle.run_oracle(
+        write_coco(tmp_path / 'poly.json', [[{'segmentation': outline}]]))
+    assert as_rle['num_rle_converted'] == 1
+    assert as_polygon['num_rle_converted'] == 0
+    for key in ('mean_iou', 'AP', 'AP75', 'origin_inside_fraction'):
+        assert as_rle[key] == as_polygon[key], key
 
 
 def test_no_annotations_and_bad_options(tmp_path):

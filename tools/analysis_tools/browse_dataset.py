@@ -20,11 +20,10 @@ import mmdet_ext.visualization  # noqa: E402,F401  (PolarDetVisualizer)
 from mmdet.models.utils import mask2ndarray  # noqa: E402
 from mmdet.registry import DATASETS, VISUALIZERS  # noqa: E402
 from mmdet.structures.bbox import BaseBoxes  # noqa: E402
-from mmdet.structures.mask import BitmapMasks, bitmap_to_polygon  # noqa
 from mmdet_ext.geometry.ray_origin import (ORIGIN_METHODS,  # noqa: E402
                                            compute_ray_origins)
 from mmdet_ext.geometry.ray_targets import RAY_MODES  # noqa: E402
-from mmdet_ext.structures.polygons import PolygonTensor  # noqa: E402
+from mmdet_ext.structures.mask_tracing import gt_polygon_tensor  # noqa
 from mmdet_ext.task_modules.polar_ray_coder import PolarRayCoder  # noqa
 from mmdet_ext.utils import merge_cfg_options  # noqa: E402
 
@@ -120,23 +119,14 @@ def polar_settings(cfg: Config, args: argparse.Namespace) -> dict:
     return settings
 
 
-def gt_polygon_tensor(masks) -> PolygonTensor:
-    """GT masks as :class:`PolygonTensor`: polygons as they are, bitmaps
-    through their contours (``poly2mask=True`` pipelines)."""
-    if isinstance(masks, BitmapMasks):
-        raw = []
-        for bitmap in masks.masks:
-            contours, _ = bitmap_to_polygon(bitmap)
-            raw.append([c.reshape(-1).astype(np.float64) for c in contours])
-        return PolygonTensor.from_polygon_masks(raw)
-    return PolygonTensor.from_polygon_masks(masks)
-
-
 def add_polar_targets(gt_instances: InstanceData, settings: dict) -> None:
     """Attach ``polygons`` (all GT parts), ``origins`` (N, 2) and
     ``ray_ends`` (N, K, 2) (ray targets decoded to points) to the GT.
 
-    Objects without a valid part get NaN origins and ends (not drawn).
+    Polygon masks are used as they are, bitmaps (``poly2mask=True``) are
+    traced into pixel-exact outlines (:func:`gt_polygon_tensor`, as the
+    polar oracle). Objects without a valid part get NaN origins and ends
+    (not drawn).
     """
     masks = gt_instances.get('masks', None)
     if masks is None or len(gt_instances) == 0:

@@ -14,9 +14,10 @@ mask with its own ground-truth mask is reported as well.
 Objects that cannot be represented are counted, not hidden:
 
 - crowd annotations are skipped (COCOeval ignores them);
-- RLE annotations of non-crowd objects are turned into polygons (outer
-  contours of the decoded mask, ``cv2.findContours``); those without any
-  usable contour count as ``rle_without_contour``;
+- RLE annotations of non-crowd objects are turned into polygons as the
+  training loader does (``RLEToPolygons``: pixel-exact outer outlines,
+  :func:`mmdet_ext.structures.gt_polygon_tensor`); empty masks count as
+  ``rle_without_contour``;
 - objects without a valid polygon part after sanitisation (too few
   vertices, zero area, ...; see ``PolygonTensor``) get no prediction and
   count as ``invalid`` (IoU 0 in ``mean_iou_all``);
@@ -45,7 +46,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 import torch
 from pycocotools import mask as mask_utils
@@ -60,9 +60,10 @@ from mmdet_ext.geometry.hard_rasterizer import vertices_to_rle  # noqa: E402
 from mmdet_ext.geometry.polygon_ops import points_in_polygons  # noqa: E402
 from mmdet_ext.geometry.ray_origin import (ORIGIN_METHODS,  # noqa: E402
                                            compute_ray_origins)
-from mmdet_ext.geometry.ray_targets import (RAY_MODES,  # noqa: E402
-                                            decode_rays, polar_ray_targets)
-from mmdet_ext.structures.polygons import PolygonTensor  # noqa: E402
+from mmdet_ext.geometry.ray_targets import RAY_MODES  # noqa: E402
+from mmdet_ext.structures.mask_tracing import gt_polygon_tensor  # noqa
+from mmdet_ext.task_modules.polar_ray_coder import PolarRayCoder  # noqa
+from mmdet_ext.utils.config_utils import check_choice  # noqa: E402
 
 PART_CHOICES = ('largest', 'all')
 METRIC_NAMES = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl')
@@ -70,27 +71,6 @@ METRIC_NAMES = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl')
 SMALL_AREA, MEDIUM_AREA = 32**2, 96**2
 # Objects per geometry batch: bounds the padded (N, V) polygon tensors.
 DEFAULT_GROUP_SIZE = 512
-
-
-def mask_to_polygons(mask: np.ndarray) -> List[np.ndarray]:
-    """Outer contours of a binary mask as flat polygon parts.
-
-    Contour points are the centres of boundary pixels; pycocotools
-    rasterises pixel (i, j) by testing its centre (j + 0.5, i + 0.5), so the
-    contours are shifted by half a pixel to sit on those centres.
-
-    Args:
-        mask (np.ndarray): (H, W) array, non-zero inside.
-
-    Returns:
-        list[np.ndarray]: Flat float64 ``[x0, y0, x1, y1, ...]`` parts with
-        at least 3 points each (possibly empty).
-    """
-    contours, _ = cv2.findContours(
-        np.ascontiguousarray(mask, dtype=np.uint8), cv2.RETR_EXTERNAL,
-        cv2.CHAIN_APPROX_SIMPLE)
-    return [(c.reshape(-1, 2).astype(np.float64) + 0.5).reshape(-1)
-            for c in contours if len(c) >= 3]
 
 
 def _usable_part(part) -> bool:
@@ -128,36 +108,13 @@ def clean_ground_truth(coco: COCO, counts: Counter) -> None:
             coco.createIndex()
 
 
-def annotation_parts(coco: COCO, ann: dict,
-                     counts: Counter) -> List[np.ndarray]:
-    """Polygon parts of a non-crowd annotation (RLE converted).
-
-    Args:
-        coco (COCO): The loaded (cleaned) annotation file.
-        ann (dict): One annotation.
-        counts (Counter): Bookkeeping counters, updated in place.
-
-    Returns:
-        list[np.ndarray]: Flat coordinate parts (possibly empty).
-    """
-    segm = ann['segmentation']
-    if isinstance(segm, list):
-        return [np.asarray(part, dtype=np.float64) for part in segm]
-    counts['rle_converted'] += 1
-    parts = mask_to_polygons(mask_utils.decode(coco.annToRLE(ann)))
-    if not parts:
-        counts['rle_without_contour'] += 1
-    return parts
-
-
 class _Object:
     """One non-crowd ground-truth object waiting for its oracle mask."""
 
-    __slots__ = ('ann', 'parts', 'rle', 'iou')
+    __slots__ = ('ann', 'rle', 'iou')
 
-    def __init__(self, ann: dict, parts: List[np.ndarray]) -> None:
+    def __init__(self, ann: dict) -> None:
         self.ann = ann
-        self.parts = parts
         self.rle: Optional[dict] = None
         self.iou = 0.0
 
@@ -181,7 +138,8 @@ def _image_groups(coco: COCO, group_size: int,
             if ann.get('iscrowd', 0):
                 counts['crowd'] += 1
                 continue
-            objects.append(_Object(ann, annotation_parts(coco, ann, counts)))
+            counts['rle_converted'] += isinstance(ann['segmentation'], dict)
+            objects.append(_Object(ann))
         group.append((coco.imgs[img_id], objects))
         size += len(objects)
         if size >= group_size:
@@ -191,7 +149,7 @@ def _image_groups(coco: COCO, group_size: int,
         yield group
 
 
-def oracle_vertices(raw: Sequence[Sequence[np.ndarray]],
+def oracle_vertices(segmentations: Sequence,
                     num_rays: int = 36,
                     center: str = 'centroid',
                     mode: str = 'farthest',
@@ -202,8 +160,9 @@ def oracle_vertices(raw: Sequence[Sequence[np.ndarray]],
     """Oracle K-gons of N objects, batched.
 
     Args:
-        raw (Sequence[Sequence[np.ndarray]]): Per object, its flat polygon
-            parts.
+        segmentations (Sequence): Per object, its COCO segmentation: flat
+            polygon parts, or an RLE dict (traced, see
+            :func:`~mmdet_ext.structures.mask_tracing.instance_polygons`).
         num_rays (int): K.
         center (str): Ray origin method, one of ``ORIGIN_METHODS``.
         mode (str): 'farthest' (official) or 'nearest' crossing.
@@ -218,16 +177,15 @@ def oracle_vertices(raw: Sequence[Sequence[np.ndarray]],
         ``inside`` (N,) bool (origin inside the parts used for the rays)
         and the sanitisation counters of ``PolygonTensor``.
     """
-    polygons = PolygonTensor.from_polygon_masks(raw, device, dtype)
+    polygons = gt_polygon_tensor(segmentations, device, dtype)
     if parts == 'largest':
         polygons = polygons.largest_part()
     origins = compute_ray_origins(polygons, method=center)
-    edges, edge_valid = polygons.edges()
+    edges = polygons.edges()
+    coder = PolarRayCoder(num_rays, mode)
+    vertices = coder.decode(origins, coder.encode(origins, edges))
     obj_inds = torch.arange(len(polygons), device=polygons.device)
-    rays = polar_ray_targets(origins, edges, edge_valid, obj_inds, num_rays,
-                             mode)
-    inside = points_in_polygons(origins, edges, edge_valid, obj_inds)
-    vertices = decode_rays(origins, rays)
+    inside = points_in_polygons(origins, *edges, obj_inds)
     return (vertices.cpu().double().numpy(), polygons.valid.cpu().numpy(),
             inside.cpu().numpy(), dict(polygons.dropped))
 
@@ -334,7 +292,9 @@ def run_oracle(ann_file: str,
         counts, the fraction of origins inside the parts used for the
         rays and runtimes in seconds.
     """
-    _check_choices(center, mode, parts)
+    check_choice('center', center, ORIGIN_METHODS)
+    check_choice('mode', mode, RAY_MODES)
+    check_choice('parts', parts, PART_CHOICES)
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         coco = COCO(str(ann_file))
@@ -349,9 +309,13 @@ def run_oracle(ann_file: str,
             continue
         tic = time.perf_counter()
         vertices, valid, inside, group_dropped = oracle_vertices(
-            [obj.parts for obj in group_objects], num_rays, center, mode,
-            parts, device, dtype)
+            [obj.ann['segmentation'] for obj in group_objects], num_rays,
+            center, mode, parts, device, dtype)
         geometry_time += time.perf_counter() - tic
+        # A traced RLE is invalid only when its mask is empty.
+        counts['rle_without_contour'] += sum(
+            isinstance(obj.ann['segmentation'], dict) and not ok
+            for obj, ok in zip(group_objects, valid))
         num_inside += int((inside & valid).sum())
         dropped.update(group_dropped)
         _score_group(coco, group, vertices, valid)
@@ -390,16 +354,6 @@ def run_oracle(ann_file: str,
         'time_eval_s': eval_time,
         'time_total_s': time.perf_counter() - start,
     }
-
-
-def _check_choices(center: str, mode: str, parts: str) -> None:
-    """Reject unknown option values early with a clear message."""
-    for name, value, choices in (('center', center, ORIGIN_METHODS),
-                                 ('mode', mode, RAY_MODES),
-                                 ('parts', parts, PART_CHOICES)):
-        if value not in choices:
-            raise ValueError(f'{name} must be one of {choices}, '
-                             f'got {value!r}')
 
 
 def format_report(result: dict) -> str:

@@ -83,7 +83,8 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from mmdet_ext.datasets.transforms.rle_to_polygons import \
+from mmdet_ext.geometry.hard_rasterizer import polygons_to_rle  # noqa: E402
+from mmdet_ext.structures.mask_tracing import \
     mask_to_polygons as trace_mask_polygons  # noqa: E402
 
 SHAPE_KINDS = ('ellipse', 'star', 'bracket', 'polygon', 'cross', 'crescent')
@@ -246,20 +247,14 @@ def _bar_polygon(centre: tuple[float, float], half_len: float,
 # Masks to COCO segmentation
 # --------------------------------------------------------------------------
 # Pixel-exact outer polygons of each 8-connected part, collinear vertices
-# removed (the tracing shared with the RLE-to-polygon loader).
+# removed (the project's one tracer, shared with the RLE-to-polygon loader).
 mask_to_polygons = partial(trace_mask_polygons, drop_collinear=True)
-
-
-def polygons_to_rle(polygons: list[list[float]], height: int,
-                    width: int) -> dict:
-    """Merged pycocotools RLE of a list of flat polygons."""
-    return mask_utils.merge(mask_utils.frPyObjects(polygons, height, width))
 
 
 def _polygon_annotation(mask: np.ndarray) -> dict:
     h, w = mask.shape
     polygons = mask_to_polygons(mask)
-    rle = polygons_to_rle(polygons, h, w)
+    rle, = polygons_to_rle([polygons], h, w)
     xs = np.concatenate([np.asarray(p[0::2]) for p in polygons])
     ys = np.concatenate([np.asarray(p[1::2]) for p in polygons])
     x0, y0 = float(xs.min()), float(ys.min())
