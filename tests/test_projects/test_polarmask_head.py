@@ -223,3 +223,18 @@ def test_shared_arguments_pass_through_to_the_base():
     assert head.init_cfg['type'] == 'Normal'
     with pytest.raises(TypeError):
         make_head('PolarMask', no_such_option=1)
+
+
+def test_norm_on_stride_predicts_in_stride_units():
+    torch.manual_seed(0)
+    official = make_head('PolarMask')
+    torch.manual_seed(0)
+    strided = make_head('PolarMask', norm_on_stride=True)
+    inputs = feats()
+    _, bbox, rays, _ = official(inputs)
+    _, bbox_s, rays_s, _ = strided(inputs)
+    for level, stride in enumerate(STRIDES):
+        torch.testing.assert_close(rays_s[level], rays[level] * stride)
+        torch.testing.assert_close(bbox_s[level], bbox[level] * stride)
+    losses = loss(strided, [gt([[square(20, 20, 80, 90)]], [0])])
+    assert_finite_with_grad(losses, strided)
