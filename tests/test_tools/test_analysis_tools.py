@@ -15,7 +15,7 @@ from mmengine.structures import InstanceData
 from torch import nn
 
 from conftest import load_tool
-from mmdet.structures.mask import PolygonMasks
+from mmdet.structures.mask import BitmapMasks, PolygonMasks
 from mmdet_ext.utils.benchmark import (has_mask_output, mask_mode_name,
                                        mask_output)
 
@@ -152,6 +152,26 @@ def test_polar_targets_of_gt():
                            (ends - 50).abs().min(-1).values)
     assert border.max() < 1e-3
     # the degenerate object has no part: nothing to draw
+    assert torch.isnan(gt.origins[1]).all() and gt.polygons[1] == []
+
+
+def test_polar_targets_of_bitmap_gt():
+    """Bitmaps (poly2mask=True pipelines) are traced along their pixel
+    corners, as the oracle traces RLEs: the outline is the bitmap's."""
+    tool = load_tool('tools/analysis_tools/browse_dataset.py')
+    bitmaps = np.zeros((2, 60, 60), np.uint8)
+    bitmaps[0, 10:50, 10:50] = 1  # pixels 10..49: outline at 10 and 50
+    gt = InstanceData(
+        labels=torch.tensor([0, 1]), masks=BitmapMasks(bitmaps, 60, 60))
+    tool.add_polar_targets(gt, dict(tool.DEFAULT_POLAR))
+    assert gt.polygons[0][0].reshape(-1, 2).tolist() == [[10, 10], [10, 50],
+                                                         [50, 50], [50, 10]]
+    assert gt.origins[0].tolist() == pytest.approx([30., 30.])
+    ends = gt.ray_ends[0]
+    border = torch.minimum((ends - 10).abs().min(-1).values,
+                           (ends - 50).abs().min(-1).values)
+    assert border.max() < 1e-3
+    # an empty bitmap has no part: nothing to draw
     assert torch.isnan(gt.origins[1]).all() and gt.polygons[1] == []
 
 
