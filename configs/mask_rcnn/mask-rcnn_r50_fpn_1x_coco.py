@@ -4,5 +4,5 @@
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     '../_base_/datasets/coco_instance.py',
-    '../_base_/schedules/schedule_1x.py', '../_base_/default_runtime.py'
+    'mmdet::_base_/schedules/schedule_1x.py', '../_base_/default_runtime.py'
 ]

@@ -1,5 +1,5 @@
 _base_ = [
     '../_base_/models/mask-rcnn_r50_pafpn.py',
     '../_base_/datasets/coco_instance.py',
-    '../_base_/schedules/schedule_1x.py', '../_base_/default_runtime.py'
+    'mmdet::_base_/schedules/schedule_1x.py', '../_base_/default_runtime.py'
 ]

@@ -6,7 +6,7 @@
 _base_ = [
     '../../projects/PolarNeXt/configs/_base_/polarnext_r50-torch_fpn.py',
     '../_base_/datasets/coco_format_instance.py',
-    '../_base_/schedules/schedule_1x.py',
+    'mmdet::_base_/schedules/schedule_1x.py',
     '../_base_/default_runtime.py'
 ]
 custom_imports = dict(

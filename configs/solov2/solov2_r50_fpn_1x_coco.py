@@ -1,7 +1,7 @@
 _base_ = [
     '../_base_/models/solov2_r50_fpn.py',
     '../_base_/datasets/coco_instance.py',
-    '../_base_/schedules/schedule_1x.py', '../_base_/default_runtime.py'
+    'mmdet::_base_/schedules/schedule_1x.py', '../_base_/default_runtime.py'
 ]
 
 optim_wrapper = dict(

@@ -280,3 +280,120 @@ def test_polarmask_ladder_switches_one_piece_per_rung():
         changed = {k for k in set(before) | set(after)
                    if before.get(k) != after.get(k)}
         assert len(changed) <= 2, changed
+
+
+# ------------------------------------------------------------- inheritance
+ALL_CONFIG_FILES = sorted(
+    p for pattern in ('configs/**/*.py', 'projects/*/configs/**/*.py')
+    for p in REPO_ROOT.glob(pattern))
+
+
+def _bases(path):
+    """The ``_base_`` entries of a config file, relative ones resolved."""
+    import ast
+    for node in ast.parse(path.read_text()).body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and getattr(node.targets[0], 'id', None) == '_base_'):
+            value = ast.literal_eval(node.value)
+            for base in [value] if isinstance(value, str) else value:
+                yield (base if '::' in base else
+                       (path.parent / base).resolve())
+            return
+
+
+def _allowed_bases(path):
+    """Where a config may inherit from (README "Configs", "Projects")."""
+    rel = path.relative_to(REPO_ROOT)
+    harness = REPO_ROOT / 'configs' / '_base_'
+    if rel.parts[0] == 'projects':
+        project = REPO_ROOT / 'projects' / rel.parts[1]
+        allowed = [project / 'configs', harness]
+        if rel.parts[1] == 'PANet':  # the ladders start from the baselines
+            allowed.append(REPO_ROOT / 'configs' / 'mask_rcnn_pafpn')
+        if len(rel.parts) > 4 and rel.parts[3] != '_base_':
+            # ablations inherit their project's configs
+            allowed = [project / 'configs'] + allowed[2:]
+        return allowed
+    allowed = [REPO_ROOT / 'configs']
+    if rel.parts[1] == 'own_data':
+        allowed.append(REPO_ROOT / 'projects' / 'PolarNeXt' / 'configs' /
+                       '_base_')
+    return allowed
+
+
+def test_configs_inherit_mmdet_their_project_or_the_harness():
+    assert len(ALL_CONFIG_FILES) > len(CONFIGS)
+    wrong = {}
+    for path in ALL_CONFIG_FILES:
+        allowed = _allowed_bases(path)
+        for base in _bases(path):
+            if isinstance(base, str):
+                ok = base.startswith('mmdet::')
+            else:
+                ok = base.exists() and any(
+                    base == a or a in base.parents for a in allowed)
+            if not ok:
+                wrong.setdefault(str(path.relative_to(REPO_ROOT)),
+                                 []).append(str(base))
+    assert not wrong, wrong
+
+
+def _plain(cfg):
+    """A config dict without mmengine's ``_scope_`` bookkeeping."""
+    if isinstance(cfg, dict):
+        return {k: _plain(v) for k, v in cfg.items() if k != '_scope_'}
+    if isinstance(cfg, (list, tuple)):
+        return type(cfg)(_plain(v) for v in cfg)
+    return cfg
+
+
+@pytest.mark.parametrize('ours, theirs, changes', [
+    ('configs/solov2/solov2_r50_fpn_1x_coco.py',
+     'mmdet::solov2/solov2_r50_fpn_1x_coco.py', {}),
+    ('configs/mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+     'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py', {}),
+    ('configs/mask_rcnn_pafpn/mask-rcnn_r50_pafpn_1x_coco.py',
+     'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+     {'neck': dict(type='PAFPN')}),
+])
+def test_baselines_are_mmdetections_configs(ours, theirs, changes):
+    """Model, schedule and optimiser of the baselines are MMDetection's
+    (SOLOv2's model is a copy: a failure here means it drifted)."""
+    import mmdet
+    mmdet_configs = Path(mmdet.__file__).parent / '.mim' / 'configs'
+    ours = Config.fromfile(str(REPO_ROOT / ours))
+    theirs = Config.fromfile(str(mmdet_configs / theirs[len('mmdet::'):]))
+    expected = _plain(theirs.model.to_dict())
+    for key, value in changes.items():
+        expected[key].update(value)
+    assert _plain(ours.model.to_dict()) == expected
+    for key in ('optim_wrapper', 'param_scheduler', 'train_cfg',
+                'auto_scale_lr'):
+        assert _plain(ours[key]) == _plain(theirs[key]), key
+    assert ours.val_evaluator.metric == theirs.val_evaluator.metric
+
+
+def test_polar_base_configs_show_the_target_options():
+    """The paper configs spell out the target options the heads use: every
+    option of the builder but the ones the head derives (PolarMask's:
+    exactly the head's official defaults)."""
+    import inspect
+    from mmdet_ext.task_modules import PolarTargetBuilder
+    from projects.PolarMask.polarmask.polarmask_head import (
+        POLARMASK_TARGETS, PolarMaskHead)
+    from projects.PolarNeXt.polarnext import PolarNeXtHead
+    root = 'projects/{0}/configs/_base_/{1}'
+    polarmask = _load(root.format('PolarMask', 'polarmask_r50-caffe_fpn.py'))
+    options = polarmask.model.bbox_head.target_builder.to_dict()
+    assert options == POLARMASK_TARGETS
+    polarnext = _load(root.format('PolarNeXt', 'polarnext_r50-torch_fpn.py'))
+    options = set(polarnext.model.bbox_head.target_builder)
+    derived = set(PolarNeXtHead.DERIVED_TARGET_OPTIONS) | {
+        'cost_weights', 'focal_alpha', 'focal_gamma'}
+    # PolarNeXt has no regress ranges and always builds the masks.
+    not_applicable = {'regress_ranges', 'with_masks'}
+    builder_options = set(
+        inspect.signature(PolarTargetBuilder).parameters) - {'self'}
+    assert builder_options - derived - not_applicable == options
+    assert set(PolarMaskHead.DERIVED_TARGET_OPTIONS) >= {
+        'num_classes', 'num_rays', 'with_masks'}

@@ -1,4 +1,7 @@
-# SOLOv2 R-50 FPN, as in MMDetection's configs/solov2/solov2_r50_fpn_1x_coco.py.
+# SOLOv2 R-50 FPN: the model of MMDetection's solov2/solov2_r50_fpn_1x_coco.py. MMDetection
+# has no model-only SOLOv2 base, and that config also brings its dataset, schedule and
+# runtime (a _base_ list with ours would repeat their keys), so the model dict is copied
+# here; tests/test_configs/test_configs.py checks that it equals MMDetection's.
 model = dict(
     type='SOLOv2',
     data_preprocessor=dict(

@@ -1,4 +1,4 @@
-_base_ = './schedule_1x.py'
+_base_ = 'mmdet::_base_/schedules/schedule_1x.py'
 
 # 36 epochs, lr steps at 27 and 33 (used with multi-scale training).
 train_cfg = dict(max_epochs=36)

@@ -3,7 +3,7 @@
 _base_ = [
     './_base_/polarmask_r50-caffe_fpn.py',
     '../../../configs/_base_/datasets/coco_instance.py',
-    '../../../configs/_base_/schedules/schedule_1x.py',
+    'mmdet::_base_/schedules/schedule_1x.py',
     '../../../configs/_base_/default_runtime.py'
 ]
 # Keep the project import next to the runtime's (lists are replaced, not merged).
