@@ -45,8 +45,7 @@ def gt_polygon_tensor(masks: Union[BitmapMasks, Sequence],
         instance_polygons(masks), device, dtype)
 
 
-def instance_polygons(
-        masks: Union[BitmapMasks, Sequence]) -> List[Sequence]:
+def instance_polygons(masks: Union[BitmapMasks, Sequence]) -> List[Sequence]:
     """Polygon parts of every object of some ground truth.
 
     Polygons are kept as they are; masks are traced by
@@ -170,8 +169,9 @@ def _contour_corners(contour: np.ndarray, drop_collinear: bool) -> np.ndarray:
 def _join_hole(outline: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """``outline`` with ``hole`` spliced in through a zero-width cut between
     their closest vertices (see :func:`mask_to_polygons`)."""
-    if (shoelace_area(outline.astype(np.float64)) > 0) == (shoelace_area(
-            hole.astype(np.float64)) > 0):
+    # float64: int32 shoelace products overflow on large masks
+    outline_ccw = shoelace_area(outline.astype(np.float64)) > 0
+    if (shoelace_area(hole.astype(np.float64)) > 0) == outline_ccw:
         hole = hole[::-1]
     dist = ((outline[:, None, :] - hole[None, :, :])**2).sum(-1)
     i, j = np.unravel_index(int(dist.argmin()), dist.shape)
