@@ -5,6 +5,7 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from mmengine.structures import InstanceData
 from torch import Tensor
+from torch.profiler import record_function
 
 from mmdet.registry import TASK_UTILS
 from mmdet.structures.mask import BitmapMasks, bitmap_to_polygon
@@ -355,25 +356,27 @@ class PolarTargetBuilder:
     def soft_masks(self, points: Tensor, rays: Tensor,
                    boxes: Tensor) -> Tensor:
         """Soft-rasterised predicted polygons in their crops (M, R, R)."""
-        return soft_rasterize(
-            self._grid_vertices(points, rays, boxes),
-            size=self.mask_size,
-            tau=self.tau,
-            chunk_size=self.chunk_size)
+        with record_function('polar_targets/soft_masks'):
+            return soft_rasterize(
+                self._grid_vertices(points, rays, boxes),
+                size=self.mask_size,
+                tau=self.tau,
+                chunk_size=self.chunk_size)
 
     def cost_masks(self, points: Tensor, rays: Tensor,
                    boxes: Tensor) -> Tensor:
         """Predicted masks used by the matching cost (M, R, R), detached."""
         if self.cost_mask == 'soft':
             return self.soft_masks(points, rays, boxes)
-        return hard_rasterize(
-            self._grid_vertices(points, rays, boxes), self.mask_size)
+        with record_function('polar_targets/hard_cost_masks'):
+            return hard_rasterize(
+                self._grid_vertices(points, rays, boxes), self.mask_size)
 
     def target_crops(self, points: Tensor, rays: Tensor,
                      mask_polys: PolygonTensor,
                      pair_gt: Tensor) -> Tuple[Tensor, Tensor]:
         """Crop boxes (M, 4) and binary target crops (M, R, R) of pairs."""
-        with torch.no_grad():
+        with record_function('polar_targets/target_crops'), torch.no_grad():
             boxes = self.crop_boxes(points, rays, mask_polys.bboxes()[pair_gt])
             edges, edge_valid = mask_polys.edges()
             target_masks = polygons_to_crop_masks(
@@ -401,6 +404,16 @@ class PolarTargetBuilder:
             tuple: Class targets (P, ) with ``num_classes`` as background,
             and the :class:`PositiveTargets` of this image.
         """
+        # Profiler scopes (no cost unless profiling): the benchmark tools
+        # read the steps of the very code that trains from key_averages().
+        with record_function('polar_targets/build'):
+            return self._build(points, strides, cls_logits, rays,
+                               gt_instances)
+
+    def _build(self, points: Tensor, strides: Tensor, cls_logits: Tensor,
+               rays: Tensor, gt_instances: InstanceData
+               ) -> Tuple[Tensor, PositiveTargets]:
+        """:meth:`build` inside its profiler scope."""
         labels = points.new_full((len(points), ),
                                  self.num_classes,
                                  dtype=torch.long)
@@ -408,16 +421,18 @@ class PolarTargetBuilder:
             rays, self.mask_size if self.with_masks else None)
         if len(gt_instances) == 0:
             return labels, empty
-        polygons, gt_labels = gt_polygons(gt_instances, points.device)
-        if len(polygons) == 0:
-            return labels, empty
-        ray_polys = self._parts(polygons, self.ray_target_parts)
-        mask_polys = self._parts(polygons, self.mask_target_parts)
-        object_boxes = polygons.bboxes()
-        origins = compute_ray_origins(ray_polys, method=self.ray_origin)
-        pair_point, pair_gt = self.candidates(points, strides, origins,
-                                              ray_polys.bboxes(),
-                                              object_boxes)
+        with record_function('polar_targets/gt_polygons_and_origins'):
+            polygons, gt_labels = gt_polygons(gt_instances, points.device)
+            if len(polygons) == 0:
+                return labels, empty
+            ray_polys = self._parts(polygons, self.ray_target_parts)
+            mask_polys = self._parts(polygons, self.mask_target_parts)
+            object_boxes = polygons.bboxes()
+            origins = compute_ray_origins(ray_polys, method=self.ray_origin)
+        with record_function('polar_targets/candidates'):
+            pair_point, pair_gt = self.candidates(points, strides, origins,
+                                                  ray_polys.bboxes(),
+                                                  object_boxes)
         if len(pair_point) == 0:
             return labels, empty
         if self.uses_predictions:
@@ -437,11 +452,15 @@ class PolarTargetBuilder:
                        object_boxes: Tensor, pair_point: Tensor,
                        pair_gt: Tensor) -> Tuple[Tensor, PositiveTargets]:
         """Smallest-object selection; targets of the selected pairs only."""
-        wh = (object_boxes[:, 2:] - object_boxes[:, :2]).clamp(min=0)
-        selected = self.matcher.select((wh[:, 0] * wh[:, 1])[pair_gt],
-                                       pair_gt, pair_point)
+        with record_function('polar_targets/matcher'):
+            wh = (object_boxes[:, 2:] - object_boxes[:, :2]).clamp(min=0)
+            selected = self.matcher.select((wh[:, 0] * wh[:, 1])[pair_gt],
+                                           pair_gt, pair_point)
         pos_point, pos_gt = pair_point[selected], pair_gt[selected]
         pos_rays = rays[pos_point]
+        with record_function('polar_targets/ray_targets'):
+            target_rays = self.ray_coder.encode(points[pos_point], ray_polys,
+                                                pos_gt)
         soft = target_masks = None
         if self.with_masks:
             boxes, target_masks = self.target_crops(points[pos_point],
@@ -453,8 +472,7 @@ class PolarTargetBuilder:
             points=points[pos_point],
             gt_boxes=object_boxes[pos_gt],
             pred_rays=pos_rays,
-            target_rays=self.ray_coder.encode(points[pos_point], ray_polys,
-                                              pos_gt),
+            target_rays=target_rays,
             soft_masks=soft,
             target_masks=target_masks)
 
@@ -464,8 +482,9 @@ class PolarTargetBuilder:
                        gt_labels: Tensor, pair_point: Tensor,
                        pair_gt: Tensor) -> Tuple[Tensor, PositiveTargets]:
         """Top-cost selection over all candidates (PolarNeXt)."""
-        target_rays = self.ray_coder.encode(points[pair_point], ray_polys,
-                                            pair_gt)
+        with record_function('polar_targets/ray_targets'):
+            target_rays = self.ray_coder.encode(points[pair_point], ray_polys,
+                                                pair_gt)
         pair_rays = rays[pair_point]
         boxes, target_masks = self.target_crops(points[pair_point],
                                                 pair_rays, mask_polys,
@@ -481,10 +500,11 @@ class PolarTargetBuilder:
             cost_masks = (
                 soft.detach() if soft is not None else self.cost_masks(
                     points[pair_point], pair_rays.detach(), boxes))
-            costs = self.matcher.pair_costs(
-                cls_logits[pair_point, gt_labels[pair_gt]], pair_rays,
-                target_rays, cost_masks, target_masks)
-            selected = self.matcher.select(costs, pair_gt, pair_point)
+            with record_function('polar_targets/matcher'):
+                costs = self.matcher.pair_costs(
+                    cls_logits[pair_point, gt_labels[pair_gt]], pair_rays,
+                    target_rays, cost_masks, target_masks)
+                selected = self.matcher.select(costs, pair_gt, pair_point)
 
         pos_point, pos_gt = pair_point[selected], pair_gt[selected]
         pos_rays = pair_rays[selected]

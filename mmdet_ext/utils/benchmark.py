@@ -10,12 +10,8 @@ off, they return polygons only (the papers' FPS protocol), on, also the RLE
 masks that ``CocoMetric`` needs. The benchmark times both on every image,
 alternately, so both see the same load.
 """
-import argparse
 import copy
-import os
-import statistics
 import time
-from collections import defaultdict
 from contextlib import contextmanager
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -31,9 +27,11 @@ from torch import Tensor
 
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
-from mmdet.structures.mask import PolygonMasks
 from mmdet.utils.benchmark import (InferenceBenchmark, print_log,
                                    print_process_memory)
+# Re-exported for the tests that import it from here; the generator lives
+# in mmdet_ext.testing.
+from mmdet_ext.testing import synthetic_gt  # noqa: F401
 
 
 def default_device() -> torch.device:
@@ -229,9 +227,9 @@ class DeviceInferenceBenchmark(InferenceBenchmark):
 
 
 # ---------------------------------------------------------------------------
-# Helpers of the model comparisons (tools/analysis_tools/compare_models.py,
-# benchmark_polarnext.py): timing, plain-text tables, synthetic inputs and
-# detections forced on randomly initialised models.
+# Randomly initialised detectors that detect like trained ones, and the raw
+# batch they are run on (the benchmark tools, the deployment tests and
+# mmdet_ext.deployment). Timing, tables and memory are in tools/_benchmark.py.
 # ---------------------------------------------------------------------------
 # Score spread given to the forced candidates: the best one gets a logit
 # this much above the score threshold (sigmoid(-2.9 + 6) = 0.96 for FCOS),
@@ -248,136 +246,6 @@ FORCED_EXP_REG_BIAS = float(np.log(32.0))
 # Softmax logit of class 0 in a two-stage box head: every proposal becomes
 # a class-0 detection with score ~1.
 FORCED_SOFTMAX_LOGIT = 10.0
-
-
-def synchronize(device: torch.device) -> None:
-    """Wait for queued kernels so wall-clock times are complete."""
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-class StageTimer:
-    """Wall-clock samples per named stage.
-
-    Args:
-        device (torch.device): Device to synchronise before and after
-            each stage.
-    """
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.samples: Dict[str, List[float]] = defaultdict(list)
-
-    @contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
-        synchronize(self.device)
-        start = time.perf_counter()
-        yield
-        synchronize(self.device)
-        self.samples[name].append(time.perf_counter() - start)
-
-    def ms(self, name: str) -> float:
-        """Median of the samples of ``name`` in milliseconds (nan if
-        never timed)."""
-        values = self.samples.get(name)
-        return 1000 * statistics.median(values) if values else float('nan')
-
-    def spread(self, name: str) -> Tuple[float, float]:
-        """(min, max) of the samples of ``name`` in milliseconds."""
-        values = self.samples.get(name) or [float('nan')]
-        return 1000 * min(values), 1000 * max(values)
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
-                 title: str) -> str:
-    """Plain-text table: first column left-aligned, the others right.
-
-    Args:
-        headers (Sequence[str]): Column titles.
-        rows (Sequence[Sequence[str]]): Cells, already formatted.
-        title (str): Line printed above the table.
-
-    Returns:
-        str: The table, lines joined by newlines.
-    """
-    widths = [
-        max(len(str(cell)) for cell in column)
-        for column in zip(headers, *rows)
-    ]
-
-    def line(cells):
-        return '  '.join(
-            str(cell).ljust(width) if i == 0 else str(cell).rjust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths)))
-
-    rule = '-' * len(line(headers))
-    return '\n'.join([title, rule, line(headers), rule] +
-                     [line(row) for row in rows] + [rule])
-
-
-def markdown_table(headers: Sequence[str],
-                   rows: Sequence[Sequence[str]]) -> str:
-    """GitHub Markdown table; the first column left-, the others
-    right-aligned."""
-    align = [':---'] + ['---:'] * (len(headers) - 1)
-    lines = [headers, align] + [list(row) for row in rows]
-    return '\n'.join('| ' + ' | '.join(str(c) for c in cells) + ' |'
-                     for cells in lines)
-
-
-def fmt_ms(value: float) -> str:
-    """Milliseconds with a precision that suits their magnitude."""
-    if value != value:  # nan
-        return 'n/a'
-    return f'{value:.1f}' if value >= 10 else f'{value:.2f}'
-
-
-def fmt_ratio(value: float) -> str:
-    """A ratio as ``'1.03x'`` (``'n/a'`` for nan)."""
-    return 'n/a' if value != value else f'{value:.2f}x'
-
-
-def parse_size(text: str) -> Tuple[int, int]:
-    """``'800x1333'`` -> (800, 1333) as (height, width)."""
-    try:
-        height, width = (int(v) for v in text.lower().split('x'))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f'size must look like HEIGHTxWIDTH, got {text!r}')
-    if height < 32 or width < 32:
-        raise argparse.ArgumentTypeError(f'size too small: {text!r}')
-    return height, width
-
-
-def load_average() -> str:
-    """The 1, 5 and 15 minute load averages, comma separated."""
-    return ', '.join(f'{v:.2f}' for v in os.getloadavg())
-
-
-def contention_warning(device: torch.device,
-                       own_load: float = 0.0) -> Optional[str]:
-    """A warning when other processes compete for the cores that the torch
-    threads need.
-
-    Multi-threaded CPU ops wait at a barrier for all their threads; when a
-    core is busy elsewhere, a descheduled thread stalls every op (on a
-    2-core machine running another job, 2 threads made small ops ~15x and
-    the whole forward ~2x slower than 1 thread).
-
-    Args:
-        device (torch.device): Benchmark device (only CPU is checked).
-        own_load (float): Part of the 1-minute load average that is this
-            process (its thread count after a busy minute, else 0).
-    """
-    threads = torch.get_num_threads()
-    load, cpus = os.getloadavg()[0], os.cpu_count() or 1
-    # About one core busy elsewhere (the 1-minute average lags behind).
-    others = max(load - own_load, 0.0)
-    if device.type != 'cpu' or threads < 2 or others + threads <= cpus + 1:
-        return None
-    return (f'  warning: load average {load:.2f} on {cpus} CPUs with '
-            f'{threads} threads: other processes compete for the cores, '
-            'times are inflated (use an idle machine or --threads 1)')
 
 
 def without_pretrained(model_cfg: ConfigDict) -> ConfigDict:
@@ -491,29 +359,6 @@ def _force_two_stage(model: nn.Module) -> None:
     fc_cls.bias[0] = FORCED_SOFTMAX_LOGIT
 
 
-def make_batch(model: nn.Module,
-               size: Tuple[int, int],
-               seed: int,
-               gt_instances: Optional[InstanceData] = None,
-               training: bool = False) -> Tuple[Tensor, List[DetDataSample]]:
-    """A random uint8 image through the model's data preprocessor.
-
-    Args:
-        model (nn.Module): Detector (its ``data_preprocessor`` is used).
-        size (tuple[int, int]): Image (height, width), also the original
-            size (scale factor 1).
-        seed (int): Seed of the image.
-        gt_instances (InstanceData, optional): Ground truth to attach.
-        training (bool): Preprocess in training mode.
-
-    Returns:
-        tuple: ``inputs`` (1, 3, H_pad, W_pad) and the data samples.
-    """
-    data = raw_batch(size, seed, gt_instances)
-    data = model.data_preprocessor(data, training)
-    return data['inputs'], data['data_samples']
-
-
 def raw_batch(size: Tuple[int, int],
               seed: int,
               gt_instances: Optional[InstanceData] = None) -> dict:
@@ -544,52 +389,3 @@ def raw_batch(size: Tuple[int, int],
     if gt_instances is not None:
         sample.gt_instances = gt_instances
     return dict(inputs=[image], data_samples=[sample])
-
-
-def star_polygon(centre: np.ndarray, radius: float, num_vertices: int,
-                 rng: np.random.Generator) -> np.ndarray:
-    """A random simple polygon, star-shaped around ``centre``; flat
-    [x0, y0, x1, y1, ...] float64 like COCO annotations."""
-    angles = np.sort(rng.uniform(0, 2 * np.pi, num_vertices))
-    lengths = radius * rng.uniform(0.5, 1.0, num_vertices)
-    xy = centre + lengths[:, None] * np.stack(
-        [np.cos(angles), np.sin(angles)], -1)
-    return xy.reshape(-1)
-
-
-def synthetic_gt(num_objects: int, size: Tuple[int, int], num_classes: int,
-                 rng: np.random.Generator) -> InstanceData:
-    """COCO-like ground truth: polygons of 8-40 vertices, radii log-uniform
-    from 4 px to 35 % of the short side, about one object in four in two
-    parts (occlusion), all inside the image.
-
-    Returns:
-        InstanceData: ``labels`` (N, ), ``masks`` (``PolygonMasks``) and
-        ``bboxes`` (N, 4).
-    """
-    height, width = size
-    polygons, boxes = [], []
-    for _ in range(num_objects):
-        radius = float(
-            np.exp(rng.uniform(np.log(4.0), np.log(0.35 * min(size)))))
-        centre = rng.uniform((radius, radius),
-                             (width - radius, height - radius))
-        parts = [star_polygon(centre, radius, int(rng.integers(8, 41)), rng)]
-        if rng.random() < 0.25:
-            offset = rng.uniform(-1.5, 1.5, 2) * radius
-            second = np.clip(centre + offset, 0, (width - 1, height - 1))
-            parts.append(
-                star_polygon(second, 0.4 * radius, int(rng.integers(8, 21)),
-                             rng))
-        parts = [
-            np.stack([p[0::2].clip(0, width - 1), p[1::2].clip(0, height - 1)],
-                     -1).reshape(-1) for p in parts
-        ]
-        xy = np.concatenate([p.reshape(-1, 2) for p in parts])
-        polygons.append(parts)
-        boxes.append([*xy.min(0), *xy.max(0)])
-    return InstanceData(
-        labels=torch.from_numpy(
-            rng.integers(0, num_classes, num_objects)).long(),
-        masks=PolygonMasks(polygons, height, width),
-        bboxes=torch.tensor(boxes, dtype=torch.float32))

@@ -1,104 +1,79 @@
-"""Tests of ``tools/analysis_tools/benchmark_polar_core.py``."""
-import importlib.util
-import os
-import re
-import subprocess
-import sys
-from pathlib import Path
-
+"""tools/analysis_tools/benchmark_polar_core.py through the measurements
+its ``main`` returns (a --quick run: tiny sizes, one timed round)."""
+import numpy as np
 import pytest
 import torch
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TOOL = REPO_ROOT / 'tools' / 'analysis_tools' / 'benchmark_polar_core.py'
+from conftest import load_tool
 
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('benchmark_polar_core',
-                                                  TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_tool()
-
-
-def _table_rows(text: str, title: str) -> dict:
-    """Rows of the table printed under the line starting with ``title``,
-    as {case: [cells]} (cells split on runs of 2+ spaces)."""
-    lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(title))
-    headers = re.split(r'\s{2,}', lines[start + 1].strip())
-    rows = {}
-    for line in lines[start + 3:]:
-        cells = re.split(r'\s{2,}', line.strip())
-        if len(cells) != len(headers):
-            break
-        rows[cells[0]] = dict(zip(headers, cells))
-    return rows
+bench = load_tool('tools/analysis_tools/benchmark_polar_core.py')
 
 
 @pytest.fixture(scope='module')
-def quick_output():
-    env = dict(os.environ, OMP_NUM_THREADS='1')
-    proc = subprocess.run(
-        [sys.executable, str(TOOL), '--quick', '--repeats', '1'],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
+def quick():
+    lines = []
+    results = bench.main(['--quick', '--repeats', '1', '--device', 'cpu'],
+                         lines.append)
+    return results, '\n'.join(lines)
 
 
-def test_header_names_versions_device_and_threads(quick_output):
-    first = quick_output.splitlines()[0]
-    assert f'torch {torch.__version__}' in first
-    assert 'device cpu' in first and 'threads 1' in first
+def _rows(results, section):
+    return {row.name: row for row in results[section]}
 
 
-def test_ray_target_table(quick_output):
-    rows = _table_rows(quick_output, 'Ray targets:')
+def test_ray_target_rows(quick):
+    rows = _rows(quick[0], 'rays')
     assert set(rows) == {
-        'official loop (reference)', 'polar_ray_targets',
+        'official loop (reference)', 'polar_ray_targets (ours)',
         'polar_ray_targets, edge_tol=0'
     }
-    ours = rows['polar_ray_targets']
-    assert ours['time / ours'] == '1.0x' and ours['mem / ours'] == '1.0x'
-    reference = rows['official loop (reference)']
-    assert re.fullmatch(r'\d+\.\dx', reference['time / ours'])
-    assert float(reference['median ms']) > 0
-    off, total = map(int, ours['rays off'].split(' / '))
+    for row in rows.values():
+        assert row.ms > 0 and len(row.times) == 1 and row.scale == 1
+    cells = rows['polar_ray_targets (ours)'].check.split()
+    off, total = int(cells[0]), int(cells[2])
     assert total == 6 * 45 * 36 and off <= total // 100
-    assert 'faster than the official loop' in quick_output
+    # The official rule (edge_tol=0) is the official loop's: no ray differs
+    # from its float64 lengths by more than rounding.
+    assert rows['polar_ray_targets, edge_tol=0'].check.startswith('0 / ')
 
 
-def test_soft_raster_table(quick_output):
-    rows = _table_rows(quick_output, 'Soft rasteriser')
-    assert set(rows) == {
-        'soft_rasterize (ours)', 'dense autograd reference',
-        'naive per-pixel reference'
-    }
-    for name in ('dense autograd reference', 'naive per-pixel reference'):
-        assert rows[name]['note'].startswith('extrapolated x')
-        assert re.fullmatch(r'\d+\.\dx', rows[name]['time / ours'])
+def test_soft_raster_rows_agree_with_the_references(quick):
+    rows = _rows(quick[0], 'raster')
+    sizes = bench.QUICK_SIZES
+    dense = rows['dense autograd reference']
+    naive = rows['naive per-pixel reference']
+    assert dense.scale == sizes.num_polygons / sizes.dense_subset
+    assert naive.scale == sizes.num_polygons / sizes.naive_subset
+    assert len(naive.times) == 1  # a Python loop: timed once
+    for row in (dense, naive):
+        assert row.note.startswith('extrapolated x')
         # Same masks and gradients as ours, up to float32 rounding.
-        assert float(rows[name]['max |diff|']) < 1e-3
+        assert float(row.check.split()[0]) < 1e-3
+    # The naive per-pixel loop is far slower than ours at any size.
+    assert naive.ms > 10 * rows['soft_rasterize (ours)'].ms
 
 
-def test_cpu_peak_memory_sees_a_known_allocation():
-    size = 48 * 2**20
+def test_mask_generation_rows(quick):
+    ours, official = quick[0]['masks']
+    assert ours.name == 'RLEMasks.from_polygons (ours)'
+    # Same polygons, rasterised with and without int truncation.
+    assert 0.7 < float(official.check.split()[0]) <= 1.0
+    assert ours.ms > 0 and official.ms > 0
 
-    def allocate():
-        return torch.ones(size // 4).sum()
 
-    peak = bench.peak_memory(allocate, torch.device('cpu'))
-    if peak is None:
-        pytest.skip('peak RSS is not measurable on this platform')
-    assert 0.9 * size < peak < 1.3 * size
-    assert bench.peak_memory(lambda: None, torch.device('cpu')) < 4 * 2**20
+def test_goals_and_printed_tables(quick):
+    results, printed = quick
+    assert len(results['goals']) == 3
+    ray_goal = next(k for k in results['goals'] if k.startswith('ray'))
+    official, ours = results['rays'][:2]
+    assert results['goals'][ray_goal] == (official.ms >= 5 * ours.ms)
+    assert printed.count('| case ') == 3
+
+
+def test_skip_leaves_sections_out():
+    results = bench.main(['--quick', '--repeats', '1', '--skip', 'rays',
+                          '--skip', 'raster'], lambda line: None)
+    assert set(results) == {'masks', 'goals'}
 
 
 def test_candidate_points_are_official_like():
@@ -115,8 +90,15 @@ def test_candidate_points_are_official_like():
     assert ((points >= low) & (points <= high)).all()
 
 
-def test_format_table_aligns_columns():
-    text = bench.format_table(['case', 'ms'], [['a', '1.0'], ['bbb', '10']])
-    lines = text.splitlines()
-    assert lines[0] == 'case   ms' and set(lines[1]) == {'-'}
-    assert lines[2] == 'a     1.0' and lines[3] == 'bbb    10'
+def test_official_and_ours_agree_on_a_square():
+    """A 20 x 20 square with integer corners: cv2 fills the closed square
+    (21 x 21 px), pycocotools the pixels whose centres are inside."""
+    square = torch.tensor([[[10., 10.], [30., 10.], [30., 30.], [10., 30.]]])
+    bitmaps = bench.official_bitmaps(square, 48, 64)
+    assert bitmaps.dtype == torch.float32 and bitmaps.shape == (1, 48, 64)
+    assert bitmaps.sum() == 21 * 21
+    ours = bench.RLEMasks.from_polygons(square, 48, 64)
+    assert ours.areas()[0] == pytest.approx(400, abs=21)
+    official = bench.encode_mask_results(bitmaps.numpy())
+    iou = bench.mask_iou([dict(m) for m in ours], official)
+    assert iou == pytest.approx(np.array([400 / 441]), abs=0.05)

@@ -1,12 +1,16 @@
-"""tools/analysis_tools/compare_models.py on the tiny R-18 configs: the
-Markdown table has every model's rows with positive numbers, the ratio
-chart and (with a checkpoint) the speed/accuracy plot are real images."""
+"""tools/analysis_tools/compare_models.py on the tiny R-18 configs, through
+the rows its ``main`` returns: every model's numbers, the forward /
+post-processing split, GMACs, the training breakdown from the library's
+profiler scopes, Runner.test accuracy, and the written reports."""
 import json
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from torch.profiler import profile
 
 from conftest import REPO_ROOT, load_tool
 
@@ -16,18 +20,12 @@ QUICK = [
     '0', '--train-repeats', '1', '--threads', '1', '--num-gt', '4',
     '--candidates', '200'
 ]
-POLARMASK_CONFIG = (REPO_ROOT / 'projects' / 'PolarMask' / 'configs' /
-                    'polarmask_r18_fpn_toy-cpu.py')
-SPARSEINST_CONFIG = (REPO_ROOT / 'projects' / 'SparseInst' / 'configs' /
-                     'sparseinst_r18_iam_toy-cpu.py')
-PANET_CONFIG = (REPO_ROOT / 'projects' / 'PANet' / 'configs' /
-                'panet_r18_pafpn-gn_toy-cpu.py')
-PANET_LABELS = ['Mask R-CNN + PAFPN + AFP', 'Mask R-CNN + PAFPN + AFP + FF',
-                'Mask R-CNN + PAFPN + AFP + FF + 4conv1fc', 'PANet']
+SINGLE_STAGE = ('polarnext', 'polarmask', 'fcos', 'solov2')
 
 
 @pytest.fixture(scope='module')
 def tool():
+    init_default_scope('mmdet')
     return load_tool(SCRIPT)
 
 
@@ -36,17 +34,7 @@ def full_run(tool, tmp_path_factory):
     out_dir = tmp_path_factory.mktemp('compare')
     lines = []
     numbers = tool.main(QUICK + ['--out-dir', str(out_dir)], lines.append)
-    return out_dir, numbers, '\n'.join(lines)
-
-
-def _table_rows(markdown):
-    """{label: cells} of the Markdown table."""
-    rows = {}
-    for line in markdown.splitlines():
-        if line.startswith('| ') and not line.startswith('| :---'):
-            cells = [c.strip() for c in line.strip('|').split('|')]
-            rows[cells[0]] = cells[1:]
-    return rows
+    return out_dir, {n['label']: n for n in numbers}, '\n'.join(lines)
 
 
 def _non_blank_png(path, min_size, min_coloured):
@@ -57,72 +45,113 @@ def _non_blank_png(path, min_size, min_coloured):
     assert image.shape[0] >= min_size[0] and image.shape[1] >= min_size[1]
     coloured = (image.max(-1).astype(int) - image.min(-1)) > 60
     assert coloured.sum() >= min_coloured, coloured.sum()
-    return image
 
 
-def test_table_has_every_model(full_run):
-    out_dir, numbers, _ = full_run
-    rows = _table_rows((out_dir / 'compare_models.md').read_text())
-    expected = ['PolarNeXt (polygons only)', 'PolarNeXt', 'SOLOv2',
-                'Mask R-CNN', 'Mask R-CNN + PAFPN']
-    if POLARMASK_CONFIG.is_file():
-        expected += ['PolarMask (polygons only)', 'PolarMask']
-    if SPARSEINST_CONFIG.is_file():
-        expected += ['SparseInst (boxes only)', 'SparseInst']
-    if PANET_CONFIG.is_file():
-        expected += PANET_LABELS
-    assert set(expected) <= set(rows) and len(rows) == len(expected) + 1
-    header = rows['model']
-    assert header[:4] == ['params (M)', 'inference (ms)', 'FPS',
-                          'time / PolarNeXt']
-    for label in expected:
-        cells = dict(zip(header, rows[label]))
-        assert float(cells['inference (ms)']) > 0
-        assert float(cells['params (M)']) > 1  # an R-18 detector
-        if label.endswith(('(polygons only)', '(boxes only)')):
-            assert cells['train step (ms)'] == '—'
-            assert cells['detections'].endswith('(no masks)')
-        else:
-            assert float(cells['train step (ms)']) > 0
-            assert float(cells['train peak memory (MB)']) > \
-                float(cells['params (M)']) * 4  # fp32 weights + more
-            assert '(no masks)' not in cells['detections']
-    assert rows['PolarNeXt'][3] == '1.00x'
-    by_label = {n['label']: n for n in numbers}
-    assert by_label['PolarNeXt']['reference']
-    ratio = by_label['SOLOv2']['inference_ms'] / \
-        by_label['PolarNeXt']['inference_ms']
-    assert by_label['SOLOv2']['inference_ratio'] == pytest.approx(ratio)
-    # forced detections: every model post-processes candidates
-    assert all(min(n['detections']) > 0 for n in numbers)
+def test_every_model_has_its_rows(tool, full_run):
+    _, rows, _ = full_run
+    expected = []
+    for spec in tool.MODEL_SPECS:
+        if (REPO_ROOT / spec.toy).is_file():
+            expected += [f'{spec.name} ({spec.fast_label})', spec.name] \
+                if spec.key in ('polarnext', 'polarmask', 'sparseinst') \
+                else [spec.name]
+    assert list(rows) == expected
+    for label, n in rows.items():
+        assert n['inference_ms'] > 0 and n['params_m'] > 1  # R-18 models
+        assert n['detections'] > 0  # forced, or SparseInst's queries
+        fast = label.endswith(('(polygons only)', '(boxes only)'))
+        assert n['has_masks'] == (not fast and n['model'] != 'fcos')
+        assert (n['train_ms'] is None) == fast
+        if not fast:  # fp32 weights and more
+            assert n['train_memory_mb'] > 4 * n['params_m']
+    assert rows['PolarNeXt']['reference']
+    assert rows['PolarNeXt']['inference_ratio'] == 1.0
+    ratio = rows['SOLOv2']['inference_ms'] / rows['PolarNeXt']['inference_ms']
+    assert rows['SOLOv2']['inference_ratio'] == pytest.approx(ratio)
     # SparseInst is not forced: all its 100 queries pass at random init
-    if SPARSEINST_CONFIG.is_file():
-        assert by_label['SparseInst']['detections'] == [100]
-        assert by_label['SparseInst (boxes only)']['detections'] == [100]
+    assert rows['SparseInst']['detections'] == 100
     # every RPN proposal is a class-0 detection; NMS keeps many
-    assert by_label['Mask R-CNN']['detections'][0] > 50
+    assert rows['Mask R-CNN']['detections'] > 50
+
+
+def test_forward_post_split_and_gmacs(full_run):
+    _, rows, _ = full_run
+    for label, n in rows.items():
+        split = n['model'] in SINGLE_STAGE
+        assert (n['forward_ms'] is not None) == split, label
+        assert (n['post_ms'] is not None) == split, label
+    # One forward for both rows of a polar model; masks cost post-processing
+    assert rows['PolarNeXt']['forward_ms'] == \
+        rows['PolarNeXt (polygons only)']['forward_ms']
+    # PolarNeXt's head differs from FCOS's on the same backbone only in its
+    # 36 ray channels instead of 4 box channels: a little more compute.
+    fcos = rows['FCOS (PolarNeXt backbone)']['gmacs']
+    assert 1.0 < rows['PolarNeXt']['gmacs'] / fcos < 1.1
+    assert rows['Mask R-CNN']['gmacs'] > fcos
+
+
+def test_training_breakdown_reads_the_library_scopes(full_run):
+    _, rows, _ = full_run
+    steps = rows['PolarNeXt']['train_breakdown']
+    whole = steps['step/forward + losses']
+    build = steps['polar_targets/build']
+    parts = [v for k, v in steps.items()
+             if k.startswith('polar_targets/') and k != 'polar_targets/build']
+    assert {'polar_targets/candidates', 'polar_targets/ray_targets',
+            'polar_targets/matcher', 'polar_targets/soft_masks',
+            'polarnext_head/losses', 'step/backbone forward',
+            'step/neck forward', 'step/bbox_head forward',
+            'step/backward'} <= set(steps)
+    assert 0 < sum(parts) <= build <= steps['polarnext_head/targets'] < whole
+    assert list(steps)[0] == 'step/data_preprocessor'
+    assert list(steps)[-2:] == ['step/forward + losses', 'step/backward']
+    # PolarMask shares the builder, FCOS has none of its scopes
+    assert 'polar_targets/build' in rows['PolarMask']['train_breakdown']
+    assert not any(k.startswith('polar') for k in
+                   rows['FCOS (PolarNeXt backbone)']['train_breakdown'])
+    assert 'step/rpn_head forward' in rows['Mask R-CNN']['train_breakdown']
+
+
+@pytest.mark.parametrize('cost_mask', ['soft', 'hard'])
+def test_build_rasterises_as_configured(tool, cost_mask):
+    """The scopes inside PolarTargetBuilder time the path the model takes:
+    with the soft cost (R-50 default) every candidate is soft-rasterised
+    once, with gradient; with the hard cost the candidates are hard-
+    rasterised and the positives soft-rasterised."""
+    cfg = Config.fromfile(str(REPO_ROOT / tool.SPECS['polarnext'].toy))
+    cfg.model.bbox_head.target_builder.cost_mask = cost_mask
+    model = tool.build_model(cfg.model, torch.device('cpu')).train()
+    entry = tool.Entry(tool.SPECS['polarnext'], '', cfg, model)
+    batch = tool.train_batch(entry, (96, 128), 4, 0)
+    with profile() as prof:
+        tool.train_step(model, batch)
+    counts = {e.key: e.count for e in prof.key_averages()
+              if e.key.startswith('polar_targets/')}
+    assert counts['polar_targets/build'] == 1
+    assert counts['polar_targets/soft_masks'] == 1
+    assert counts.get('polar_targets/hard_cost_masks', 0) == \
+        (cost_mask == 'hard')
 
 
 def test_reports_written(full_run):
-    out_dir, numbers, printed = full_run
+    out_dir, rows, printed = full_run
     text = (out_dir / 'compare_models.md').read_text()
     assert text.startswith('# Model comparison')
-    assert '--variant toy' in text and 'Load average at the start' in text
+    assert '--variant toy' in text and 'Load average at the end' in text
     assert f'torch {torch.__version__}' in text
+    assert '| PolarNeXt ' in text and '| polar_targets/build ' in text
     saved = json.loads((out_dir / 'compare_models.json').read_text())
-    assert [r['label'] for r in saved['rows']] == \
-        [n['label'] for n in numbers]
+    assert [r['label'] for r in saved['rows']] == list(rows)
     _non_blank_png(out_dir / 'compare_models.png', (300, 500), 5000)
     assert not (out_dir / 'speed_accuracy.png').exists()
     assert 'written:' in printed
 
 
-def test_checkpoint_evaluates_and_plots(tool, toy_root, tmp_path):
+def test_checkpoint_evaluates_with_runner_and_plots(tool, toy_root,
+                                                    tmp_path):
     # a randomly initialised tiny PolarNeXt that detects, as a checkpoint
-    model = tool.build_model(
-        tool.load_model_config(
-            str(REPO_ROOT / tool.SPECS['polarnext'].configs['toy'])).model,
-        torch.device('cpu')).eval()
+    cfg = Config.fromfile(str(REPO_ROOT / tool.SPECS['polarnext'].toy))
+    model = tool.build_model(cfg.model, torch.device('cpu')).eval()
     inputs = model.data_preprocessor(tool.raw_batch((192, 256), 0),
                                      False)['inputs']
     tool.force_detections(model, inputs, 300)
@@ -134,17 +163,42 @@ def test_checkpoint_evaluates_and_plots(tool, toy_root, tmp_path):
         '--eval-max-images', '2', '--no-train', '--out-dir',
         str(tmp_path)
     ], lambda line: None)
-    by_label = {n['label']: n for n in numbers}
-    ap = by_label['PolarNeXt']['segm_mAP']
+    rows = {n['label']: n for n in numbers}
+    ap = rows['PolarNeXt']['segm_mAP']
     # random shapes overlap the toy objects a little, never well
     assert ap is not None and 0 <= ap < 0.2
-    assert by_label['SOLOv2']['segm_mAP'] is None
-    assert by_label['PolarNeXt']['train_ms'] is None  # --no-train
-    rows = _table_rows((tmp_path / 'compare_models.md').read_text())
-    assert rows['model'][-1] == 'segm AP'
-    assert float(rows['PolarNeXt'][-1]) == pytest.approx(100 * ap, abs=0.05)
+    assert rows['PolarNeXt (polygons only)']['segm_mAP'] is None
+    assert rows['SOLOv2']['segm_mAP'] is None
+    assert rows['PolarNeXt']['train_ms'] is None  # --no-train
+    assert '| segm AP |' in (tmp_path / 'compare_models.md').read_text()
     # two filled and one hollow marker
     _non_blank_png(tmp_path / 'speed_accuracy.png', (400, 500), 150)
+
+
+def test_evaluate_is_runner_test(tool, toy_root, monkeypatch):
+    """``evaluate`` returns Runner.test's metrics of the checkpoint on the
+    moved, truncated test set."""
+    seen = {}
+
+    class FakeRunner:
+        def test(self):
+            return {'coco/bbox_mAP': 0.5}
+
+    def build_runner(cfg):
+        seen.update(load_from=cfg.load_from, indices=cfg.test_dataloader
+                    .dataset.indices, root=cfg.test_dataloader.dataset
+                    .data_root, ann=cfg.test_evaluator.ann_file)
+        return FakeRunner()
+
+    monkeypatch.setattr(tool._bootstrap, 'build_runner', build_runner)
+    cfg = Config.fromfile(str(REPO_ROOT / tool.SPECS['solov2'].toy))
+    entry = tool.Entry(tool.SPECS['solov2'], '', cfg, None, 'w.pth')
+    metrics = tool.evaluate(entry, '/data/x/', 3)
+    # CocoMetric reports nothing without detections: segm AP 0
+    assert metrics == {'coco/bbox_mAP': 0.5, 'coco/segm_mAP': 0.0}
+    assert seen['load_from'] == 'w.pth' and seen['indices'] == 3
+    assert seen['root'] == '/data/x/'
+    assert seen['ann'].startswith('/data/x/')
 
 
 def test_missing_config_is_skipped_with_a_note(tool, tmp_path):
@@ -170,29 +224,14 @@ def test_bad_arguments(tool):
                            'solov2=/nonexistent.pth'], lambda line: None)
 
 
-def test_peak_memory_counts_activations(tool):
-    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1))
-
-    class Wrapper(torch.nn.Module):
-        """Minimal detector interface: preprocessor, loss, parse_losses."""
-
-        def __init__(self):
-            super().__init__()
-            self.net = net
-
-        def data_preprocessor(self, data, training):
-            return dict(inputs=data['inputs'])
-
-        def forward(self, inputs, mode):
-            return dict(loss=self.net(inputs).square().mean())
-
-        def parse_losses(self, losses):
-            return losses['loss'], {}
-
-    small = tool.peak_memory_mb(Wrapper(), dict(inputs=torch.randn(
-        1, 3, 32, 32)), torch.device('cpu'))
-    large = tool.peak_memory_mb(Wrapper(), dict(inputs=torch.randn(
-        1, 3, 256, 256)), torch.device('cpu'))
-    # (1, 8, 256, 256) float32 output alone is 2 MB
-    assert small < 1 and large > 2
-    assert np.isfinite(small)
+def test_fcos_head_keeps_backbone_and_neck(tool):
+    cfg = Config.fromfile(str(REPO_ROOT / tool.SPECS['polarnext'].r50))
+    fcos = tool.with_fcos_head(Config.fromfile(
+        str(REPO_ROOT / tool.SPECS['polarnext'].r50)))
+    assert fcos.model.type == 'FCOS'
+    assert fcos.model.bbox_head.type == 'FCOSHead'
+    assert fcos.model.backbone == cfg.model.backbone
+    assert fcos.model.neck == cfg.model.neck
+    assert fcos.model.bbox_head.feat_channels == 256
+    assert 'mask_output' not in fcos.model.test_cfg
+    assert np.isclose(fcos.model.test_cfg.score_thr, 0.05)

@@ -1,38 +1,30 @@
-"""Speed and memory of the polar geometry core against its references.
+"""Speed and memory of the polar geometry against its references, in one run.
 
-Prints two plain-text tables; every ratio in them comes from timings and
-memory peaks measured in the same run:
+Three tables; every ratio comes from timings and memory peaks of the same
+run (medians of ``--repeats`` after a warm-up, round-robin so that
+background load hits all cases alike; peak memory is the extra memory of a
+case, see ``_benchmark.peak_memory_bytes``):
 
-1. **Ray targets** of one image: 50 objects x 45 candidate points x 36 rays
-   x 200-vertex polygons (random concave star-like polygons, fixed seed;
-   the 45 points per object are the official candidates, a 3 x 3 lattice
-   around the centroid on each of the strides 8 ... 128, clipped to the
-   object's box). :func:`mmdet_ext.geometry.polar_ray_targets` (default
-   rounding slack, and ``edge_tol=0``, the official rule) against
-   :func:`mmdet_ext.geometry._reference.reference_polar_ray_targets`, the
-   official per-object loop with its dense (M, K, E, 4) tensors. The
-   ``rays off`` column counts the rays whose length differs from the
-   float64 official ones by more than 0.1 % (float32 rounding decides
-   rays that graze a vertex; the candidates clipped onto the box make
-   such rays frequent).
-2. **Soft rasteriser**, forward + backward for 2,000 polygons of 36
-   vertices at 64 x 64: :func:`mmdet_ext.geometry.soft_rasterize` against
-   the dense all-pairs autograd reference and the naive per-pixel loop of
-   :mod:`mmdet_ext.geometry._reference_raster`. The references are too
-   slow (naive) or too large (dense, ~20 GB at full size) to run on all
-   polygons, so they run on the subset given in the table and their time
-   and memory are extrapolated linearly to all polygons (both are linear
-   in the number of polygons); the table says which rows are. The
-   ``max |diff|`` column compares their masks and vertex gradients with
-   ours on that subset.
-
-Times are medians over ``--repeats`` runs after a warm-up, taken round-robin
-so that background load hits all cases alike (the naive reference runs
-once). Peak memory is the extra memory a case needs on top of its inputs:
-on CUDA ``torch.cuda.max_memory_allocated``; on CPU the rise of the
-process's peak resident set size (``VmHWM``) while the case runs alone
-(single-threaded) in a forked child process, which sees exactly the torch
-allocations the case makes (Linux only; ``n/a`` elsewhere).
+1. **Ray targets** of one image: 50 objects x 45 candidate points x 36
+   rays x 200-vertex polygons (random concave star polygons; the 45 points
+   per object are the official candidates, a 3 x 3 lattice around the
+   centroid on each stride 8 ... 128, clipped to the object's box).
+   :func:`polar_ray_targets` (default slack and ``edge_tol=0``, the
+   official rule) against the official per-object loop with its dense
+   (M, K, E, 4) tensors. ``check``: rays whose length differs from the
+   float64 official ones by more than 0.1 % (float32 rounding decides rays
+   that graze a vertex).
+2. **Soft rasteriser**, forward + backward of 2,000 polygons of 36
+   vertices at 64 x 64: :func:`soft_rasterize` against the dense autograd
+   and the naive per-pixel references, which are too large or too slow for
+   all polygons: they run on a subset and are extrapolated linearly (both
+   are linear in the polygon count). ``check``: largest difference of the
+   masks and vertex gradients from ours on that subset.
+3. **Mask generation** for ``CocoMetric``, 100 polygons of 36 vertices at
+   800 x 1333: ``RLEMasks.from_polygons`` (RLE straight from the polygons)
+   against the official recipe (a ``cv2.drawContours`` of the ``.int()``
+   polygon per instance on a full-size canvas, a float32 (N, H, W) stack,
+   then ``encode_mask_results``). ``check``: mean IoU of both mask sets.
 
 Example::
 
@@ -40,42 +32,43 @@ Example::
     python tools/analysis_tools/benchmark_polar_core.py --quick
 """
 import argparse
-import ctypes
-import gc
-import math
-import os
-import platform
+import os.path as osp
 import statistics
 import sys
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+import cv2
 import numpy as np
 import torch
+from pycocotools import mask as mask_utils
 from torch import Tensor
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import _benchmark  # noqa: E402  (timing, memory, tables)
+import _bootstrap  # noqa: E402,F401  (repo on sys.path)
 
-from mmdet_ext.geometry._reference import \
-    reference_polar_ray_targets  # noqa: E402
-from mmdet_ext.geometry._reference_raster import (  # noqa: E402
-    dense_autograd_soft_rasterize, naive_soft_rasterize)
+from mmdet.structures.mask import encode_mask_results  # noqa: E402
 from mmdet_ext.geometry.ray_targets import polar_ray_targets  # noqa: E402
 from mmdet_ext.geometry.soft_rasterizer import soft_rasterize  # noqa: E402
 from mmdet_ext.structures.polygons import PolygonTensor  # noqa: E402
+from mmdet_ext.structures.rle_masks import RLEMasks  # noqa: E402
+from mmdet_ext.testing import (dense_autograd_soft_rasterize,  # noqa: E402
+                               naive_soft_rasterize, random_image_polygons,
+                               reference_polar_ray_targets, star_polygon,
+                               star_polygons)
 
 # Official candidate points: a 3 x 3 lattice around the centroid per level.
 STRIDES = (8, 16, 32, 64, 128)
 IMAGE_SIZE = (800, 1333)  # (H, W)
-# The issue's goal for the ray targets against the official loop.
-RAY_SPEEDUP_GOAL = 5.0
 # A ray is "off" if its length differs from the float64 official one by
 # more than this, relative (absolute below length 1).
 RAY_TOLERANCE = 1e-3
+# Goals of the issues: ray targets against the official loop; mask
+# generation time and its saving against the official route.
+RAY_SPEEDUP_GOAL = 5.0
+MASK_TIME_GOAL_MS = 5.0
+MASK_SPEEDUP_GOAL = 10.0
 
 
 @dataclass
@@ -89,17 +82,15 @@ class Sizes:
     raster_size: int = 64
     dense_subset: int = 100
     naive_subset: int = 2
+    num_masks: int = 100
+    mask_vertices: int = 36
+    mask_image: Tuple[int, int] = IMAGE_SIZE
 
 
 QUICK_SIZES = Sizes(
-    num_objects=6,
-    num_vertices=48,
-    num_rays=36,
-    num_polygons=48,
-    polygon_vertices=12,
-    raster_size=16,
-    dense_subset=8,
-    naive_subset=1)
+    num_objects=6, num_vertices=48, num_polygons=48, polygon_vertices=12,
+    raster_size=16, dense_subset=8, naive_subset=1, num_masks=20,
+    mask_image=(160, 256))
 
 
 @dataclass
@@ -133,144 +124,19 @@ class Measurement:
         return None if self.peak is None else self.peak * self.scale / 2**20
 
 
-# ------------------------------------------------------------- measuring
-def synchronize(device: torch.device) -> None:
-    """Wait for queued kernels so wall-clock times are complete."""
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-def time_round_robin(cases: Dict[str, Callable[[], object]], repeats: int,
-                     device: torch.device) -> Dict[str, List[float]]:
-    """Run every case once per round (after one warm-up round).
-
-    Args:
-        cases (dict[str, Callable]): Name to a no-argument callable.
-        repeats (int): Timed rounds.
-        device (torch.device): Device to synchronise.
-
-    Returns:
-        dict[str, list[float]]: Seconds per run of each case.
-    """
-    times = {name: [] for name in cases}
-    for round_index in range(repeats + 1):
-        for name, fn in cases.items():
-            synchronize(device)
-            start = time.perf_counter()
-            fn()
-            synchronize(device)
-            if round_index:  # round 0 is the warm-up
-                times[name].append(time.perf_counter() - start)
-    return times
-
-
-def _status_bytes(key: str) -> int:
-    """A ``/proc/self/status`` memory field (kB) in bytes."""
-    with open('/proc/self/status') as status:
-        for line in status:
-            if line.startswith(key + ':'):
-                return int(line.split()[1]) * 1024
-    raise KeyError(key)
-
-
-def _reset_peak_rss() -> bool:
-    """Reset this process's peak RSS (``VmHWM``) to its current RSS."""
-    try:
-        with open('/proc/self/clear_refs', 'w') as refs:
-            refs.write('5')
-        return True
-    except OSError:
-        return False
-
-
-def _release_free_heap() -> None:
-    """Collect garbage and return free malloc memory to the system."""
-    gc.collect()
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-def _child_peak(fn: Callable[[], object]) -> int:
-    """In a fresh fork: extra resident bytes at the peak of ``fn()``.
-
-    A forked child faults in the pages of shared code it runs (RSS that is
-    not the case's memory), so ``fn`` first runs once untimed; then free
-    heap memory is returned to the system, the peak is reset and the
-    second run is measured. Without a resettable peak the single run is
-    measured (the kernel starts a child's peak at its RSS at fork).
-    """
-    if _reset_peak_rss():
-        fn()
-        _release_free_heap()
-        _reset_peak_rss()
-    base = _status_bytes('VmRSS')
-    fn()
-    return _status_bytes('VmHWM') - base
-
-
-def peak_memory(fn: Callable[[], object],
-                device: torch.device) -> Optional[int]:
-    """Extra memory (bytes) that one run of ``fn`` needs at its peak.
-
-    CUDA: ``max_memory_allocated`` above the memory allocated before.
-    CPU (Linux): the rise of the peak RSS of a forked child that runs
-    ``fn`` alone (see :func:`_child_peak`), so no other case's freed
-    memory can be reused or counted. Returns None where neither is
-    available.
-
-    Args:
-        fn (Callable): The case.
-        device (torch.device): Its device.
-
-    Returns:
-        int | None: Bytes.
-    """
-    if device.type == 'cuda':
-        synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        base = torch.cuda.memory_allocated(device)
-        fn()
-        synchronize(device)
-        return torch.cuda.max_memory_allocated(device) - base
-    if device.type != 'cpu' or not hasattr(os, 'fork') \
-            or not os.path.exists('/proc/self/status'):
-        return None
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: measure, report through the pipe, exit at once
-        os.close(read_end)
-        # OpenMP thread pools do not survive a fork: run single-threaded
-        # (the memory of these cases does not depend on the threads).
-        torch.set_num_threads(1)
-        try:
-            message = str(_child_peak(fn))
-        except BaseException:  # noqa: B902  (any failure -> 'n/a')
-            message = ''
-        os.write(write_end, message.encode())
-        os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end) as pipe:
-        message = pipe.read()
-    os.waitpid(pid, 0)
-    return int(message) if message else None
+def measure(cases: Dict[str, Callable[[], object]], repeats: int,
+            device: torch.device) -> Dict[str, Measurement]:
+    """Time the cases round-robin (one warm-up round) and measure the
+    peak memory of each alone."""
+    timings = _benchmark.time_round_robin(cases, repeats, 1, device)
+    return {
+        name: Measurement(name, timings.samples[name],
+                          _benchmark.peak_memory_bytes(fn, device))
+        for name, fn in cases.items()
+    }
 
 
 # ------------------------------------------------------------ test data
-def star_polygon(rng: np.random.Generator, num_vertices: int,
-                 center: Sequence[float], scale: float) -> np.ndarray:
-    """Random concave polygon, star-shaped about ``center`` (flat)."""
-    angles = np.sort(rng.uniform(0, 2 * math.pi, num_vertices))
-    angles += np.arange(num_vertices) * 1e-4  # keep the angles distinct
-    radii = rng.uniform(0.3, 1.0, num_vertices) * scale
-    xy = np.stack([
-        center[0] + radii * np.cos(angles), center[1] + radii * np.sin(angles)
-    ],
-                  axis=1)
-    return xy.reshape(-1)
-
-
 def candidate_points(centroids: Tensor, boxes: Tensor) -> Tensor:
     """Official-style candidates: 3 x 3 lattice points per stride.
 
@@ -315,22 +181,6 @@ def ray_target_inputs(sizes: Sizes, device: torch.device,
             obj_inds.to(device))
 
 
-def raster_inputs(sizes: Sizes, device: torch.device,
-                  seed: int = 0) -> Tuple[Tensor, Tensor]:
-    """Polygons in grid coordinates and an upstream gradient."""
-    rng = np.random.default_rng(seed)
-    size = sizes.raster_size
-    polygons = np.stack([
-        star_polygon(rng, sizes.polygon_vertices,
-                     rng.uniform(0.35 * size, 0.65 * size, 2),
-                     rng.uniform(0.15, 0.5) * size).reshape(-1, 2)
-        for _ in range(sizes.num_polygons)
-    ])
-    grad = rng.standard_normal((sizes.num_polygons, size, size))
-    return (torch.as_tensor(polygons, dtype=torch.float32, device=device),
-            torch.as_tensor(grad, dtype=torch.float32, device=device))
-
-
 # ----------------------------------------------------------- benchmarks
 def bench_ray_targets(sizes: Sizes, repeats: int,
                       device: torch.device) -> List[Measurement]:
@@ -340,27 +190,20 @@ def bench_ray_targets(sizes: Sizes, repeats: int,
     cases = {
         'official loop (reference)':
         lambda: reference_polar_ray_targets(*args),
-        'polar_ray_targets':
-        lambda: polar_ray_targets(*args),
+        'polar_ray_targets (ours)': lambda: polar_ray_targets(*args),
         'polar_ray_targets, edge_tol=0':
         lambda: polar_ray_targets(*args, edge_tol=0.0),
     }
-    times = time_round_robin(cases, repeats, device)
+    rows = measure(cases, repeats, device)
     # Float64 official lengths as the yardstick of every float32 row.
     truth = reference_polar_ray_targets(points.double(), edges.double(),
                                         edge_valid, obj_inds,
                                         sizes.num_rays)
-    rows = []
     for name, fn in cases.items():
         off = (fn().double() - truth).abs() > RAY_TOLERANCE * truth.abs(
         ).clamp(min=1)
-        rows.append(
-            Measurement(
-                name,
-                times[name],
-                peak_memory(fn, device),
-                check=f'{int(off.sum())} / {off.numel()}'))
-    return rows
+        rows[name].check = f'{int(off.sum())} / {off.numel()} rays off'
+    return list(rows.values())
 
 
 def _forward_backward(rasterize: Callable[..., Tensor], vertices: Tensor,
@@ -374,136 +217,141 @@ def _forward_backward(rasterize: Callable[..., Tensor], vertices: Tensor,
 
 def bench_soft_raster(sizes: Sizes, repeats: int,
                       device: torch.device) -> List[Measurement]:
-    """Table 2: ours vs dense autograd and naive references."""
-    vertices, grad = raster_inputs(sizes, device)
+    """Table 2: ours vs the dense autograd and naive references."""
+    rng = np.random.default_rng(0)
     size, total = sizes.raster_size, sizes.num_polygons
-    dense_n = min(sizes.dense_subset, total)
-    naive_n = min(sizes.naive_subset, total)
-    cases = {
-        'soft_rasterize (ours)':
-        lambda: _forward_backward(soft_rasterize, vertices, grad, size),
-        'dense autograd reference':
-        lambda: _forward_backward(dense_autograd_soft_rasterize,
-                                  vertices[:dense_n], grad[:dense_n], size),
+    vertices = torch.as_tensor(
+        star_polygons(rng, total, sizes.polygon_vertices,
+                      rng.uniform(0.35 * size, 0.65 * size, (total, 2)),
+                      rng.uniform(0.15, 0.5, total) * size),
+        dtype=torch.float32, device=device)
+    grad = torch.as_tensor(rng.standard_normal((total, size, size)),
+                           dtype=torch.float32, device=device)
+    subsets = {
+        'soft_rasterize (ours)': (soft_rasterize, total),
+        'dense autograd reference': (dense_autograd_soft_rasterize,
+                                     min(sizes.dense_subset, total)),
+        'naive per-pixel reference': (naive_soft_rasterize,
+                                      min(sizes.naive_subset, total)),
     }
-    times = time_round_robin(cases, repeats, device)
-    naive = lambda: _forward_backward(  # noqa: E731
-        naive_soft_rasterize, vertices[:naive_n], grad[:naive_n], size)
-    # Python-loop bound and slow: one untimed-warm-up-free run.
-    synchronize(device)
-    start = time.perf_counter()
-    naive_masks, naive_grad = naive()
-    synchronize(device)
-    naive_times = [time.perf_counter() - start]
-
+    cases = {
+        name: lambda fn=fn, n=n: _forward_backward(fn, vertices[:n],
+                                                   grad[:n], size)
+        for name, (fn, n) in subsets.items()
+    }
+    naive = 'naive per-pixel reference'  # a Python loop: one timed run
+    rows = measure({k: v for k, v in cases.items() if k != naive}, repeats,
+                   device)
+    rows.update(measure({naive: cases[naive]}, 1, device))
     ours_masks, ours_grad = cases['soft_rasterize (ours)']()
-    dense_masks, dense_grad = cases['dense autograd reference']()
+    for name, (_, count) in list(subsets.items())[1:]:
+        masks, grads = cases[name]()
+        rows[name].scale = total / count
+        rows[name].note = f'extrapolated x{total / count:g} from {count}'
+        rows[name].check = '{:.2g} max |diff|'.format(
+            max((ours_masks[:count] - masks).abs().max().item(),
+                (ours_grad[:count] - grads).abs().max().item()))
+    return list(rows.values())
 
-    def max_diff(masks: Tensor, grads: Tensor) -> float:
-        count = masks.shape[0]
-        return max((ours_masks[:count] - masks).abs().max().item(),
-                   (ours_grad[:count] - grads).abs().max().item())
 
-    def extrapolated(count: int) -> str:
-        return f'extrapolated x{total / count:g} from {count}'
+def official_bitmaps(polygons: Tensor, height: int, width: int) -> Tensor:
+    """The official ``mask2result``: per instance, an (H, W) uint8 canvas,
+    ``cv2.drawContours`` of the ``.int()`` vertices, copied into a float32
+    (N, H, W) CPU tensor."""
+    masks = torch.zeros((len(polygons), height, width), dtype=torch.float32)
+    for i, polygon in enumerate(polygons.int().cpu().numpy()):
+        canvas = np.zeros((height, width), dtype=np.uint8)
+        cv2.drawContours(canvas, [polygon], -1, 1, thickness=-1)
+        masks[i] = torch.from_numpy(canvas)
+    return masks
 
-    return [
-        Measurement('soft_rasterize (ours)', times['soft_rasterize (ours)'],
-                    peak_memory(cases['soft_rasterize (ours)'], device)),
-        Measurement(
-            'dense autograd reference',
-            times['dense autograd reference'],
-            peak_memory(cases['dense autograd reference'], device),
-            scale=total / dense_n,
-            note=extrapolated(dense_n),
-            check=f'{max_diff(dense_masks, dense_grad):.2g}'),
-        Measurement(
-            'naive per-pixel reference',
-            naive_times,
-            peak_memory(naive, device),
-            scale=total / naive_n,
-            note=extrapolated(naive_n) + ', 1 run',
-            check=f'{max_diff(naive_masks, naive_grad):.2g}'),
-    ]
+
+def mask_iou(ours: List[dict], official: List[dict]) -> np.ndarray:
+    """IoU of each of our RLE masks with the matching official one (N, )."""
+    return np.diag(mask_utils.iou(ours, official, [0] * len(ours)))
+
+
+def bench_mask_generation(sizes: Sizes, repeats: int,
+                          device: torch.device) -> List[Measurement]:
+    """Table 3: RLE from polygons vs the official bitmaps + encode (CPU
+    work in both: pycocotools and cv2)."""
+    height, width = sizes.mask_image
+    polygons = random_image_polygons(
+        np.random.default_rng(0), sizes.num_masks, sizes.mask_vertices,
+        sizes.mask_image)
+    cases = {
+        'RLEMasks.from_polygons (ours)':
+        lambda: [dict(m) for m in RLEMasks.from_polygons(
+            polygons, height, width)],
+        'official: cv2 bitmaps + encode_mask_results':
+        lambda: encode_mask_results(
+            official_bitmaps(polygons, height, width).numpy()),
+    }
+    rows = list(measure(cases, repeats, torch.device('cpu')).values())
+    iou = mask_iou(*(fn() for fn in cases.values()))
+    rows[1].check = f'{iou.mean():.3f} mean IoU'
+    return rows
 
 
 # ------------------------------------------------------------- printing
-def format_table(headers: Sequence[str],
-                 rows: Sequence[Sequence[str]]) -> str:
-    """Plain-text table, first column left-aligned, the rest right."""
-    widths = [
-        max(len(str(row[i])) for row in [headers, *rows])
-        for i in range(len(headers))
-    ]
-
-    def line(cells: Sequence[str]) -> str:
-        return '  '.join(
-            str(cell).ljust(width) if i == 0 else str(cell).rjust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths)))
-
-    rule = '-' * len(line(headers))
-    return '\n'.join([line(headers), rule, *(line(row) for row in rows)])
-
-
-def _fmt(value: Optional[float], digits: int = 1) -> str:
-    return 'n/a' if value is None or value != value else f'{value:.{digits}f}'
-
-
-def _ratio(numerator: Optional[float],
-           denominator: Optional[float]) -> str:
-    if numerator is None or denominator is None or denominator <= 0:
-        return 'n/a'
-    return f'{numerator / denominator:.1f}x'
-
-
-def measurement_table(rows: List[Measurement], ours: str,
-                      check_header: str) -> str:
-    """Table of the rows with their time and memory ratios to ``ours``.
-
-    ``time / ours`` and ``mem / ours`` are how many times more time and
-    peak memory a row needs than ``ours`` (so the reference rows read as
-    the speed-up and memory saving of ours).
-    """
-    mine = next(row for row in rows if row.name == ours)
-    headers = [
-        'case', 'median ms', 'time / ours', 'peak MB', 'mem / ours',
-        check_header, 'note'
-    ]
+def measurement_table(rows: List[Measurement], title: str) -> str:
+    """Rows with their time and memory ratios to the ``(ours)`` row: how
+    many times more time and peak memory a row needs (so reference rows
+    read as the saving of ours)."""
+    mine = next(row for row in rows if row.name.endswith('(ours)'))
     table = [[
-        row.name,
-        _fmt(row.ms, 2),
-        _ratio(row.ms, mine.ms),
-        _fmt(row.mb, 1),
-        _ratio(row.mb, mine.mb),
-        row.check or '-',
-        row.note,
+        row.name, _benchmark.fmt_ms(row.ms),
+        _benchmark.fmt_ratio(row.ms / mine.ms),
+        _benchmark.fmt_ms(row.mb),
+        _benchmark.fmt_ratio(None if row.mb is None or not mine.mb else
+                             row.mb / mine.mb), row.check or '-', row.note
     ] for row in rows]
-    return format_table(headers, table)
+    return _benchmark.format_table([
+        'case', 'median ms', 'time / ours', 'peak MB', 'mem / ours',
+        'check', 'note'
+    ], table, title)
 
 
-def header(device: torch.device, sizes: Sizes, repeats: int) -> str:
-    """Environment line(s) printed above the tables."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open('/proc/cpuinfo') as info:
-            cpu = next(line.split(':', 1)[1].strip() for line in info
-                       if line.startswith('model name'))
-    except (OSError, StopIteration):
-        pass
-    load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
-    name = torch.cuda.get_device_name(device) \
-        if device.type == 'cuda' else cpu
-    return (f'torch {torch.__version__} | device {device} ({name}) | '
-            f'threads {torch.get_num_threads()} | repeats {repeats} | '
-            f'load average {load:.2f}\nsizes: {sizes}')
+def goals(results: Dict[str, List[Measurement]]) -> Dict[str, bool]:
+    """Whether each goal of the measured sections is met."""
+    met = {}
+    if 'rays' in results:
+        official, ours = results['rays'][:2]
+        met[f'ray targets >= {RAY_SPEEDUP_GOAL:g}x faster than the '
+            'official loop'] = official.ms >= RAY_SPEEDUP_GOAL * ours.ms
+    if 'masks' in results:
+        ours, official = results['masks']
+        met[f'mask generation < {MASK_TIME_GOAL_MS:g} ms'] = \
+            ours.ms < MASK_TIME_GOAL_MS
+        met[f'mask generation >= {MASK_SPEEDUP_GOAL:g}x cheaper than the '
+            'official route'] = official.ms >= MASK_SPEEDUP_GOAL * ours.ms
+    return met
+
+
+BENCHMARKS = dict(rays=bench_ray_targets, raster=bench_soft_raster,
+                  masks=bench_mask_generation)
+
+
+def titles(sizes: Sizes) -> Dict[str, str]:
+    """The title line of each table."""
+    points = 9 * len(STRIDES)
+    return dict(
+        rays=f'Ray targets: {sizes.num_objects} objects x {points} points '
+        f'x {sizes.num_rays} rays x {sizes.num_vertices}-vertex polygons, '
+        'float32',
+        raster=f'Soft rasteriser forward + backward: {sizes.num_polygons} '
+        f'polygons x {sizes.polygon_vertices} vertices at '
+        f'{sizes.raster_size} x {sizes.raster_size}, tau 0.1, float32',
+        masks=f'Mask generation for CocoMetric: {sizes.num_masks} polygons '
+        f'x {sizes.mask_vertices} vertices at {sizes.mask_image[0]} x '
+        f'{sizes.mask_image[1]} (CPU)')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Benchmark the polar geometry core against references')
+        description='Benchmark the polar geometry against its references')
     parser.add_argument(
-        '--device',
-        default='cuda' if torch.cuda.is_available() else 'cpu')
+        '--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument(
         '--threads', type=int, default=1, help='torch CPU threads')
     parser.add_argument(
@@ -511,44 +359,29 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--quick', action='store_true', help='small sizes (for tests)')
     parser.add_argument(
-        '--skip', choices=('rays', 'raster'), action='append', default=[])
+        '--skip', choices=list(BENCHMARKS), action='append', default=[])
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Dict[str, list]:
+def main(argv: Optional[Sequence[str]] = None,
+         out: Callable[[str], None] = print) -> dict:
+    """Run the benchmarks; returns ``{section: [Measurement]}`` and
+    ``goals`` ({description: met})."""
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     sizes = QUICK_SIZES if args.quick else Sizes()
     repeats = args.repeats or (2 if args.quick else 5)
-    print(header(device, sizes, repeats))
-    results = {}
-    if 'rays' not in args.skip:
-        rows = bench_ray_targets(sizes, repeats, device)
-        results['rays'] = rows
-        points = sizes.num_objects * 9 * len(STRIDES)
-        print(f'\nRay targets: {sizes.num_objects} objects x '
-              f'{points // sizes.num_objects} points x {sizes.num_rays} '
-              f'rays x {sizes.num_vertices}-vertex polygons, float32 '
-              f'(goal: >= {RAY_SPEEDUP_GOAL:g}x faster than the official '
-              'loop)')
-        print(measurement_table(rows, 'polar_ray_targets', 'rays off'))
-        speedup = rows[0].ms / rows[1].ms
-        verdict = 'met' if speedup >= RAY_SPEEDUP_GOAL else 'NOT met'
-        print(f'rays off: rays whose length differs from the float64 '
-              f'official one by more than {RAY_TOLERANCE:g} (relative)\n'
-              f'polar_ray_targets is {speedup:.1f}x faster than the '
-              f'official loop: goal {verdict}')
-    if 'raster' not in args.skip:
-        rows = bench_soft_raster(sizes, repeats, device)
-        results['raster'] = rows
-        print(f'\nSoft rasteriser forward + backward: {sizes.num_polygons} '
-              f'polygons x {sizes.polygon_vertices} vertices at '
-              f'{sizes.raster_size} x {sizes.raster_size}, tau 0.1, float32')
-        print(
-            measurement_table(rows, 'soft_rasterize (ours)', 'max |diff|'))
-        print('max |diff|: largest difference of the masks and of the '
-              'vertex gradients from ours, on the subset')
+    out(f'{_benchmark.environment(device)}\nrepeats {repeats}, {sizes}')
+    results: dict = {}
+    for section, bench in BENCHMARKS.items():
+        if section not in args.skip:
+            results[section] = bench(sizes, repeats, device)
+            out('\n' + measurement_table(results[section],
+                                         titles(sizes)[section]))
+    results['goals'] = goals(results)
+    for goal, met in results['goals'].items():
+        out(f'goal {goal}: {"met" if met else "NOT met"}')
     return results
 
 

@@ -1,33 +1,35 @@
-"""Side-by-side speed (and accuracy) of polar and mask-based models.
+"""Side-by-side speed (and accuracy) of polar, box and mask-based models.
 
 In one process and one run, on the same device, thread count and input
-size, for PolarNeXt, PolarMask, SOLOv2, SparseInst, Mask R-CNN and Mask
-R-CNN + PAFPN (same backbone depth):
+size, for PolarNeXt, PolarMask, FCOS on PolarNeXt's backbone and neck,
+SOLOv2, SparseInst, Mask R-CNN (+ PAFPN) and the PANet ladder:
 
-1. **Inference**: ``model.test_step`` of a batch-1 image (preprocessing,
-   forward and post-processing, as ``benchmark.py --task inference``),
-   median over ``--repeats`` rounds after ``--warmup``; the models are timed
-   round-robin so that background load hits all of them alike. Polar models
-   get two rows: polygons only (``test_cfg.mask_output=False``, the papers'
-   FPS protocol) and with the RLE masks that COCO evaluation needs;
-   SparseInst likewise gets a boxes-only row (no full-resolution masks).
-   Randomly initialised models detect nothing, so detections are forced
-   (:func:`mmdet_ext.utils.benchmark.force_detections`): every model then
-   post-processes about the same number of candidates and keeps up to
-   ``max_per_img`` (100) detections, as a trained model on a crowded image.
+1. **Inference** per batch-1 image, models timed round-robin (median of
+   ``--repeats`` after ``--warmup``): ``model.test_step`` (preprocessing,
+   forward and post-processing, as ``benchmark.py --task inference``) and,
+   for single-stage heads, the forward (backbone + neck + head) and the
+   post-processing (``predict_by_feat``) alone; GMACs of the forward from
+   mmengine's ``get_model_complexity_info``. Polar models get two rows:
+   polygons only (``test_cfg.mask_output=False``, the papers' FPS protocol)
+   and with the RLE masks that COCO evaluation needs; SparseInst likewise
+   gets a boxes-only row. Randomly initialised models detect nothing, so
+   detections are forced (:func:`mmdet_ext.utils.benchmark.force_detections`):
+   every model then post-processes about the same number of candidates and
+   keeps up to ``max_per_img`` (100) detections.
 2. **Training step**: forward, losses and backward of one image with
-   synthetic polygon ground truth (``--num-gt`` objects), median time and
-   peak memory (CUDA: ``max_memory_allocated``; CPU: parameters plus the
-   peak of the tensors allocated during the step, from the profiler).
+   synthetic polygon ground truth (``--num-gt`` objects), median time; its
+   peak memory (parameters plus the step's extra peak, see
+   ``_benchmark.peak_memory_bytes``); and one profiled step whose
+   ``torch.profiler.record_function`` scopes (backbone, neck, heads, and
+   inside ``PolarTargetBuilder.build`` and ``PolarNeXtHead.loss_by_feat``)
+   give the breakdown of the very code that trains.
 3. **Accuracy** (with ``--checkpoint NAME=PATH``): segm AP of the loaded
-   models on their config's test set (``--data-root`` moves it), and the
-   speed/accuracy plot (AP against FPS, polygons-only FPS as hollow
-   markers).
+   models on their config's test set through mmengine's ``Runner.test``
+   (``--data-root`` moves it), and the speed/accuracy plot.
 
-Writes to ``--out-dir``: ``compare_models.md`` (command, environment and
-the Markdown table, ratios to PolarNeXt), ``compare_models.png`` (ratio
-chart), ``compare_models.json`` (all numbers) and, with checkpoints,
-``speed_accuracy.png``.
+Writes to ``--out-dir``: ``compare_models.md`` (command, environment,
+tables), ``compare_models.png`` (ratio chart), ``compare_models.json`` (all
+numbers) and, with checkpoints, ``speed_accuracy.png``.
 
 Example::
 
@@ -41,48 +43,50 @@ import copy
 import json
 import os
 import os.path as osp
-import platform
 import shlex
 import sys
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from functools import partial
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-# Only kineto's errors (the CPU memory profiler otherwise logs a failed GPU
-# query on CPU-only machines).
-os.environ.setdefault('KINETO_LOG_LEVEL', '5')
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import numpy as np
+import torch
+from torch import nn
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import _benchmark  # noqa: E402  (timing, memory, tables)
 import _bootstrap  # noqa: E402  (repo on sys.path, project registries)
 import matplotlib  # noqa: E402
 
 matplotlib.use('Agg')  # the tool writes files, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
-import mmcv  # noqa: E402
-import mmdet  # noqa: E402
+from mmengine.analysis import get_model_complexity_info  # noqa: E402
 from mmengine.config import Config  # noqa: E402
-from mmengine.evaluator import Evaluator  # noqa: E402
 from mmengine.logging import MMLogger  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
-from mmengine.runner import Runner, load_checkpoint  # noqa: E402
-from mmengine.utils import import_modules_from_strings  # noqa: E402
-from torch.profiler import ProfilerActivity, profile  # noqa: E402
+from mmengine.runner import load_checkpoint  # noqa: E402
+from torch.profiler import (ProfilerActivity, profile,  # noqa: E402
+                            record_function)
 
+from mmdet_ext.testing import synthetic_gt  # noqa: E402
 from mmdet_ext.utils import merge_cfg_options  # noqa: E402
-from mmdet_ext.utils.benchmark import (StageTimer,  # noqa: E402
-                                       build_model, contention_warning,
+from mmdet_ext.utils.benchmark import (build_model, dense_head,  # noqa: E402
                                        force_detections, has_mask_output,
-                                       load_average, markdown_table,
-                                       mask_output, parse_size, raw_batch,
-                                       synchronize, synthetic_gt)
+                                       mask_output, raw_batch)
 
 REPO_ROOT = _bootstrap.REPO_ROOT
 REFERENCE = 'polarnext'
 DEFAULT_SIZES = dict(r50=(800, 1333), toy=(256, 320))
+# Profiler scopes of the training breakdown: the tool's own (``step/``,
+# one per top-level module of the detector) and the library's.
+TOOL_SCOPE = 'step/'
+LIBRARY_SCOPES = ('polarnext_head/', 'polar_targets/')
+POLARNEXT = 'projects/PolarNeXt/configs/polarnext_'
+PANET = 'projects/PANet/configs/'
+LADDER = PANET + 'ablations/mask-rcnn_'
 
 
 @dataclass(frozen=True)
@@ -92,78 +96,57 @@ class ModelSpec:
     Attributes:
         key (str): Command-line name (``--models``, ``--checkpoint``).
         name (str): Display name.
-        configs (dict): Config path per variant (``r50``, ``toy``),
-            relative to the repository.
+        r50 (str): Config of ``--variant r50``, relative to the repository.
+        toy (str): Config of ``--variant toy`` (tiny R-18 CPU config).
         fast_label (str): What the row with ``mask_output=False`` returns.
+        fcos_head (bool): Replace the config's head by an FCOS head of the
+            same width (FCOS with the config's backbone and neck).
     """
     key: str
     name: str
-    configs: Dict[str, str]
+    r50: str
+    toy: str
     fast_label: str = 'polygons only'
+    fcos_head: bool = False
 
 
 MODEL_SPECS = (
-    ModelSpec(
-        'polarnext', 'PolarNeXt',
-        dict(
-            r50='projects/PolarNeXt/configs/'
-            'polarnext_r50-torch_fpn_1x_coco.py',
-            toy='projects/PolarNeXt/configs/polarnext_r18_fpn_toy-cpu.py')),
-    ModelSpec(
-        'polarmask', 'PolarMask',
-        dict(
-            r50='projects/PolarMask/configs/polarmask_r50_fpn_1x_coco.py',
-            toy='projects/PolarMask/configs/polarmask_r18_fpn_toy-cpu.py')),
-    ModelSpec(
-        'solov2', 'SOLOv2',
-        dict(
-            r50='configs/solov2/solov2_r50_fpn_1x_coco.py',
-            toy='configs/solov2/solov2_r18_fpn_toy-cpu.py')),
-    ModelSpec(
-        'sparseinst', 'SparseInst',
-        dict(
-            r50='projects/SparseInst/configs/'
-            'sparseinst_r50_iam_8xb8-ms-270k_coco.py',
-            toy='projects/SparseInst/configs/sparseinst_r18_iam_toy-cpu.py'),
-        fast_label='boxes only'),
-    ModelSpec(
-        'mask-rcnn', 'Mask R-CNN',
-        dict(
-            r50='configs/mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
-            toy='configs/mask_rcnn/mask-rcnn_r18_fpn_toy-cpu.py')),
-    ModelSpec(
-        'mask-rcnn-pafpn', 'Mask R-CNN + PAFPN',
-        dict(
-            r50='configs/mask_rcnn_pafpn/mask-rcnn_r50_pafpn_1x_coco.py',
-            toy='configs/mask_rcnn_pafpn/mask-rcnn_r18_pafpn_toy-cpu.py')),
+    ModelSpec('polarnext', 'PolarNeXt', POLARNEXT + 'r50-torch_fpn_1x_coco.py',
+              POLARNEXT + 'r18_fpn_toy-cpu.py'),
+    ModelSpec('polarmask', 'PolarMask',
+              'projects/PolarMask/configs/polarmask_r50_fpn_1x_coco.py',
+              'projects/PolarMask/configs/polarmask_r18_fpn_toy-cpu.py'),
+    # Boxes only: what PolarNeXt's polygons cost over FCOS on the same
+    # backbone, neck and tower width.
+    ModelSpec('fcos', 'FCOS (PolarNeXt backbone)',
+              POLARNEXT + 'r50-torch_fpn_1x_coco.py',
+              POLARNEXT + 'r18_fpn_toy-cpu.py', fcos_head=True),
+    ModelSpec('solov2', 'SOLOv2', 'configs/solov2/solov2_r50_fpn_1x_coco.py',
+              'configs/solov2/solov2_r18_fpn_toy-cpu.py'),
+    ModelSpec('sparseinst', 'SparseInst', 'projects/SparseInst/configs/'
+              'sparseinst_r50_iam_8xb8-ms-270k_coco.py',
+              'projects/SparseInst/configs/sparseinst_r18_iam_toy-cpu.py',
+              fast_label='boxes only'),
+    ModelSpec('mask-rcnn', 'Mask R-CNN',
+              'configs/mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+              'configs/mask_rcnn/mask-rcnn_r18_fpn_toy-cpu.py'),
+    ModelSpec('mask-rcnn-pafpn', 'Mask R-CNN + PAFPN',
+              'configs/mask_rcnn_pafpn/mask-rcnn_r50_pafpn_1x_coco.py',
+              'configs/mask_rcnn_pafpn/mask-rcnn_r18_pafpn_toy-cpu.py'),
     # PANet (projects/PANet): its ablation ladder on top of Mask R-CNN +
     # PAFPN, then the full model (GN, official recipe)
-    ModelSpec(
-        'panet-afp', 'Mask R-CNN + PAFPN + AFP',
-        dict(
-            r50='projects/PANet/configs/ablations/'
-            'mask-rcnn_r50_pafpn_afp_1x_coco.py',
-            toy='projects/PANet/configs/ablations/'
-            'mask-rcnn_r18_pafpn_afp_toy-cpu.py')),
-    ModelSpec(
-        'panet-afp-ff', 'Mask R-CNN + PAFPN + AFP + FF',
-        dict(
-            r50='projects/PANet/configs/ablations/'
-            'mask-rcnn_r50_pafpn_afp_ff_1x_coco.py',
-            toy='projects/PANet/configs/ablations/'
-            'mask-rcnn_r18_pafpn_afp_ff_toy-cpu.py')),
-    ModelSpec(
-        'panet-afp-ff-4conv1fc', 'Mask R-CNN + PAFPN + AFP + FF + 4conv1fc',
-        dict(
-            r50='projects/PANet/configs/ablations/'
-            'mask-rcnn_r50_pafpn_afp_ff_4conv1fc_1x_coco.py',
-            toy='projects/PANet/configs/ablations/'
-            'mask-rcnn_r18_pafpn_afp_ff_4conv1fc_toy-cpu.py')),
-    ModelSpec(
-        'panet', 'PANet',
-        dict(
-            r50='projects/PANet/configs/panet_r50-caffe_pafpn-gn_1x_coco.py',
-            toy='projects/PANet/configs/panet_r18_pafpn-gn_toy-cpu.py')),
+    ModelSpec('panet-afp', 'Mask R-CNN + PAFPN + AFP',
+              LADDER + 'r50_pafpn_afp_1x_coco.py',
+              LADDER + 'r18_pafpn_afp_toy-cpu.py'),
+    ModelSpec('panet-afp-ff', 'Mask R-CNN + PAFPN + AFP + FF',
+              LADDER + 'r50_pafpn_afp_ff_1x_coco.py',
+              LADDER + 'r18_pafpn_afp_ff_toy-cpu.py'),
+    ModelSpec('panet-afp-ff-4conv1fc',
+              'Mask R-CNN + PAFPN + AFP + FF + 4conv1fc',
+              LADDER + 'r50_pafpn_afp_ff_4conv1fc_1x_coco.py',
+              LADDER + 'r18_pafpn_afp_ff_4conv1fc_toy-cpu.py'),
+    ModelSpec('panet', 'PANet', PANET + 'panet_r50-caffe_pafpn-gn_1x_coco.py',
+              PANET + 'panet_r18_pafpn-gn_toy-cpu.py'),
 )
 SPECS = {spec.key: spec for spec in MODEL_SPECS}
 
@@ -179,8 +162,10 @@ class Entry:
         model (nn.Module): The detector.
         checkpoint (str, optional): Loaded weights.
         params (int): Number of parameters.
-        metrics (dict): Evaluation results (``segm_mAP`` ...).
-        train (dict): Training step results (``ms``, ``memory_mb``).
+        gmacs (float): Multiply-accumulates of the forward, in billions.
+        metrics (dict): Test metrics of ``Runner.test`` (checkpoint only).
+        train (dict): Training step results (``ms``, ``memory_mb``,
+            ``breakdown`` {scope: ms}).
     """
     spec: ModelSpec
     config: str
@@ -188,8 +173,9 @@ class Entry:
     model: nn.Module
     checkpoint: Optional[str] = None
     params: int = 0
+    gmacs: float = float('nan')
     metrics: Dict[str, float] = field(default_factory=dict)
-    train: Dict[str, float] = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -201,14 +187,10 @@ class InferenceRow:
         entry (Entry): Its model.
         mask_mode (bool, optional): ``test_cfg.mask_output`` (None: not a
             polar model).
-        detections (list[int]): Detections of every timed call.
-        has_masks (bool): Whether the predictions carried masks.
     """
     label: str
     entry: Entry
     mask_mode: Optional[bool]
-    detections: List[int] = field(default_factory=list)
-    has_masks: bool = False
 
     @property
     def key(self) -> str:
@@ -231,16 +213,29 @@ def parse_pairs(items: Optional[Sequence[str]], option: str) -> dict:
     return pairs
 
 
-def load_model_config(path: str) -> Config:
-    """Config with its ``custom_imports`` imported."""
-    cfg = Config.fromfile(path)
-    if cfg.get('custom_imports', None):
-        import_modules_from_strings(**cfg.custom_imports)
+def with_fcos_head(cfg: Config) -> Config:
+    """The detector of ``cfg`` with an FCOS head of the same width, levels
+    and norm (MMDetection's FCOS R-50 head and test settings otherwise)."""
+    head = cfg.model.bbox_head
+    cfg.model.type = 'FCOS'
+    cfg.model.bbox_head = dict(
+        type='FCOSHead',
+        num_classes=head.num_classes,
+        in_channels=head.in_channels,
+        feat_channels=head.get('feat_channels', 256),
+        stacked_convs=head.get('stacked_convs', 4),
+        strides=head.get('strides', [8, 16, 32, 64, 128]),
+        norm_cfg=head.get('norm_cfg', dict(type='GN', num_groups=32)))
+    test_cfg = cfg.model.test_cfg
+    cfg.model.test_cfg = dict(
+        nms_pre=test_cfg.nms_pre, min_bbox_size=0,
+        score_thr=test_cfg.score_thr, nms=test_cfg.nms,
+        max_per_img=test_cfg.max_per_img)
     return cfg
 
 
 def build_entries(args: argparse.Namespace, device: torch.device,
-                  out) -> List[Entry]:
+                  out: Callable[[str], None]) -> List[Entry]:
     """Build the requested models; a missing config (a method still being
     written) skips its row with a note."""
     configs = parse_pairs(args.config, '--config')
@@ -248,8 +243,8 @@ def build_entries(args: argparse.Namespace, device: torch.device,
     entries = []
     for key in args.models:
         spec = SPECS[key]
-        path = configs.get(key, osp.join(REPO_ROOT,
-                                         spec.configs[args.variant]))
+        path = configs.get(
+            key, osp.join(REPO_ROOT, getattr(spec, args.variant)))
         if not osp.isfile(path):
             out(f'note: {spec.name} skipped: config {osp.relpath(path)} '
                 'not found')
@@ -257,7 +252,9 @@ def build_entries(args: argparse.Namespace, device: torch.device,
         checkpoint = checkpoints.get(key)
         if checkpoint is not None and not osp.isfile(checkpoint):
             raise SystemExit(f'error: checkpoint not found: {checkpoint}')
-        cfg = load_model_config(path)
+        cfg = Config.fromfile(path)  # imports the config's custom_imports
+        if spec.fcos_head:
+            cfg = with_fcos_head(cfg)
         init_default_scope(cfg.get('default_scope', 'mmdet'))
         model = build_model(cfg.model, torch.device('cpu'))
         if checkpoint is not None:
@@ -274,41 +271,31 @@ def build_entries(args: argparse.Namespace, device: torch.device,
 
 
 # --------------------------------------------------------------- accuracy
-def evaluate(entry: Entry, args: argparse.Namespace) -> Dict[str, float]:
-    """COCO metrics of a loaded model on its config's test set.
+def evaluate(entry: Entry, data_root: Optional[str],
+             max_images: Optional[int]) -> Dict[str, float]:
+    """Test metrics of ``entry.checkpoint`` through mmengine's
+    ``Runner.test`` on the config's test dataloader and evaluator.
 
-    Polar heads evaluate with ``mask_output`` on (``CocoMetric`` needs the
-    masks). ``--data-root`` moves the datasets and the evaluator, and
-    ``--eval-max-images`` evaluates on the first N images only.
+    Args:
+        entry (Entry): A model with a checkpoint.
+        data_root (str, optional): Moves the datasets and the evaluator
+            (as ``--cfg-options data_root=...``).
+        max_images (int, optional): Test on the first N images only.
+
+    Returns:
+        dict[str, float]: The metrics (``coco/segm_mAP`` ...).
     """
     cfg = copy.deepcopy(entry.cfg)
-    if args.data_root:
-        merge_cfg_options(cfg, dict(data_root=args.data_root))
-    loader_cfg = cfg.test_dataloader
-    loader_cfg.num_workers = 0
-    loader_cfg.persistent_workers = False
-    loader_cfg.batch_size = 1
-    if args.eval_max_images:
-        loader_cfg.dataset.indices = args.eval_max_images
-    loader = Runner.build_dataloader(loader_cfg)
-    evaluator = Evaluator(cfg.test_evaluator)
-    evaluator.dataset_meta = loader.dataset.metainfo
-    polar = has_mask_output(entry.model)
-    detections = 0
-    with torch.no_grad(), mask_output(entry.model, True if polar else None):
-        for batch in loader:
-            outputs = entry.model.test_step(batch)
-            detections += sum(len(o.pred_instances) for o in outputs)
-            evaluator.process(outputs, batch)
-    metrics = evaluator.evaluate(len(loader.dataset))
-    metrics = {
-        k.split('/')[-1]: float(v)
-        for k, v in metrics.items() if isinstance(v, (int, float))
-    }
-    if detections == 0:
-        # CocoMetric returns nothing for an empty result; no detection at
-        # all is an AP of 0.
-        metrics.setdefault('segm_mAP', 0.0)
+    merge_cfg_options(cfg, dict(data_root=data_root) if data_root else None)
+    cfg.load_from = entry.checkpoint
+    cfg.log_level = 'WARNING'
+    if max_images:
+        cfg.test_dataloader.dataset.indices = max_images
+    with tempfile.TemporaryDirectory() as work_dir:
+        cfg.work_dir = work_dir
+        metrics = _bootstrap.build_runner(cfg).test()
+    # CocoMetric returns nothing when no image has a detection: AP 0.
+    metrics.setdefault('coco/segm_mAP', 0.0)
     return metrics
 
 
@@ -328,20 +315,6 @@ def inference_rows(entries: List[Entry]) -> List[InferenceRow]:
     return rows
 
 
-def prepare_inference(entries: List[Entry], size: Tuple[int, int],
-                      seed: int, candidates: int) -> dict:
-    """The batch every model is timed on (on the model's device), after
-    forcing its detections."""
-    batch = raw_batch(size, seed)
-    for entry in entries:
-        if not needs_forced_detections(entry.model):
-            continue
-        with torch.no_grad():
-            inputs = entry.model.data_preprocessor(batch, False)['inputs']
-            force_detections(entry.model, inputs, candidates)
-    return batch
-
-
 def needs_forced_detections(model: nn.Module) -> bool:
     """Dense heads and two-stage models detect nothing with random
     weights. A query-based model (SparseInst's decoder) needs no forcing:
@@ -351,26 +324,104 @@ def needs_forced_detections(model: nn.Module) -> bool:
     return not hasattr(model, 'decoder')
 
 
-def time_row(row: InferenceRow, batch: dict, timer: StageTimer) -> None:
-    """One timed ``test_step`` of a row."""
-    model = row.entry.model
-    with torch.no_grad(), mask_output(model, row.mask_mode):
-        with timer(row.key):
-            outputs = model.test_step(copy.deepcopy(batch))
-    pred = outputs[0].pred_instances
-    row.detections.append(len(pred))
-    row.has_masks = 'masks' in pred
+class TensorForward(nn.Module):
+    """``model(inputs, data_samples, mode='tensor')`` with the samples
+    bound: the one-tensor forward that the complexity analyzer traces (as
+    MMDetection's ``get_flops.py``).
+
+    Args:
+        model (nn.Module): Detector.
+        data_samples (list): Samples of the traced image.
+    """
+
+    def __init__(self, model: nn.Module, data_samples: list) -> None:
+        super().__init__()
+        self.model = model
+        self.data_samples = data_samples
+
+    def forward(self, inputs: torch.Tensor):
+        return self.model(inputs, self.data_samples, mode='tensor')
 
 
-def run_inference(rows: List[InferenceRow], batch: dict, repeats: int,
-                  warmup: int, device: torch.device) -> StageTimer:
-    """Round-robin timing of all rows; warm-up rounds are discarded."""
-    timer = StageTimer(device)
-    for round_index in range(warmup + repeats):
-        round_timer = timer if round_index >= warmup else StageTimer(device)
-        for row in rows:
-            time_row(row, batch, round_timer)
-    return timer
+def forward_gmacs(model: nn.Module, data: dict) -> float:
+    """Multiply-accumulates (billions) of the forward on a preprocessed
+    batch, from mmengine's ``get_model_complexity_info`` (its "flops"
+    count one multiply-add as one): unlike times, immune to load."""
+    with torch.no_grad():
+        info = get_model_complexity_info(
+            TensorForward(model, data['data_samples']),
+            inputs=(data['inputs'], ),
+            show_table=False,
+            show_arch=False)
+    return info['flops'] / 1e9
+
+
+def prepare_inference(entries: List[Entry], batch: dict, candidates: int,
+                      note: Callable[[str], None]) -> None:
+    """Force the detections of every model on ``batch`` and count the
+    GMACs of its forward (nan, with a note, if it cannot be traced)."""
+    for entry in entries:
+        with torch.no_grad():
+            data = entry.model.data_preprocessor(copy.deepcopy(batch), False)
+            if needs_forced_detections(entry.model):
+                force_detections(entry.model, data['inputs'], candidates)
+        try:
+            entry.gmacs = forward_gmacs(entry.model, data)
+        # Tracing fails in model-specific ways (e.g. torch.sym_max on a
+        # traced size); the count is optional, the timings are not.
+        except Exception as err:  # noqa: BLE001
+            note(f'GMACs of {entry.spec.name} not counted: the forward '
+                 f'cannot be traced ({type(err).__name__})')
+
+
+def inference_cases(rows: List[InferenceRow],
+                    batch: dict) -> Dict[str, Callable[[], object]]:
+    """What is timed, by name: ``<row>/full`` (``test_step``, returns the
+    number of detections and whether they carry masks) for every row and,
+    for single-stage heads, ``<model>/forward`` (backbone + neck + head)
+    and ``<row>/post`` (``predict_by_feat`` on the forward's outputs)."""
+    cases = {}
+    for row in rows:
+        model, mode = row.entry.model, row.mask_mode
+        cases[f'{row.key}/full'] = partial(_test_step, model, mode, batch)
+        head = dense_head(model)
+        if head is None:
+            continue
+        with torch.no_grad():
+            data = model.data_preprocessor(copy.deepcopy(batch), False)
+            outs = head.forward(model.extract_feat(data['inputs']))
+        cases[f'{row.entry.spec.key}/forward'] = partial(
+            _forward, model, head, data['inputs'])
+        metas = [sample.metainfo for sample in data['data_samples']]
+        cases[f'{row.key}/post'] = partial(_post_process, model, mode, head,
+                                           outs, metas)
+    return cases
+
+
+@torch.no_grad()
+def _test_step(model: nn.Module, mode: Optional[bool],
+               batch: dict) -> Tuple[int, bool]:
+    """``test_step`` in a mask mode: (detections, whether with masks)."""
+    with mask_output(model, mode):
+        pred = model.test_step(copy.deepcopy(batch))[0].pred_instances
+    return len(pred), 'masks' in pred
+
+
+@torch.no_grad()
+def _forward(model: nn.Module, head: nn.Module, inputs: torch.Tensor):
+    """Backbone, neck and head forward (B, 3, H, W) -> head outputs."""
+    return head.forward(model.extract_feat(inputs))
+
+
+@torch.no_grad()
+def _post_process(model: nn.Module, mode: Optional[bool], head: nn.Module,
+                  outs: tuple, metas: List[dict]) -> int:
+    """``predict_by_feat`` of head outputs, rescaled to the image as
+    ``test_step`` does, in a mask mode; returns the detections."""
+    with mask_output(model, mode):
+        return len(
+            head.predict_by_feat(*outs, batch_img_metas=metas,
+                                 rescale=True)[0])
 
 
 # --------------------------------------------------------------- training
@@ -393,68 +444,106 @@ def model_num_classes(model: nn.Module) -> int:
 
 
 def train_step(model: nn.Module, batch: dict) -> float:
-    """Forward, losses and backward of one batch; returns the loss."""
+    """Forward, losses and backward of one batch; returns the loss. The
+    ``step/`` profiler scopes cost nothing unless profiling."""
     model.zero_grad(set_to_none=True)
-    data = model.data_preprocessor(copy.deepcopy(batch), True)
-    losses = model(**data, mode='loss')
-    loss, _ = model.parse_losses(losses)
-    loss.backward()
+    with record_function(TOOL_SCOPE + 'data_preprocessor'):
+        data = model.data_preprocessor(copy.deepcopy(batch), True)
+    with record_function(TOOL_SCOPE + 'forward + losses'):
+        loss, _ = model.parse_losses(model(**data, mode='loss'))
+    with record_function(TOOL_SCOPE + 'backward'):
+        loss.backward()
     return float(loss.detach())
 
 
-def peak_memory_mb(model: nn.Module, batch: dict,
-                   device: torch.device) -> float:
-    """Peak memory of one training step in MB, gradients included.
+@contextmanager
+def module_scopes(model: nn.Module) -> Iterator[None]:
+    """A ``step/<name> forward`` profiler scope around every call of each
+    top-level module of the detector (backbone, neck, heads...)."""
+    handles, open_scopes = [], []
 
-    CUDA: ``max_memory_allocated``. CPU: parameters and buffers plus the
-    highest running total of the tensor allocations and frees the profiler
-    records during the step (gradients are freed before the step, so they
-    are part of that total).
+    def enter(name):
+        def hook(module, args):
+            scope = record_function(f'{TOOL_SCOPE}{name} forward')
+            scope.__enter__()
+            open_scopes.append(scope)
+        return hook
+
+    def leave(module, args, output):
+        open_scopes.pop().__exit__(None, None, None)
+
+    for name, module in model.named_children():
+        if name != 'data_preprocessor':
+            handles.append(module.register_forward_pre_hook(enter(name)))
+            handles.append(module.register_forward_hook(leave))
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def training_breakdown(model: nn.Module, batch: dict,
+                       device: torch.device) -> Dict[str, float]:
+    """Milliseconds of every profiler scope of one training step: the
+    tool's (``step/``) and the library's, read back with
+    ``key_averages()``.
+
+    Returns:
+        dict[str, float]: Scope name to its total time in the step (host
+        time on CPU, kernel time on CUDA), in :func:`scope_rank` order.
     """
-    model.zero_grad(set_to_none=True)
+    activities = [ProfilerActivity.CPU]
     if device.type == 'cuda':
-        torch.cuda.reset_peak_memory_stats(device)
+        activities.append(ProfilerActivity.CUDA)
+    with module_scopes(model), profile(activities=activities) as prof:
         train_step(model, batch)
-        synchronize(device)
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    resident = sum(t.numel() * t.element_size()
-                   for t in list(model.parameters()) + list(model.buffers()))
-    with profile(activities=[ProfilerActivity.CPU],
-                 profile_memory=True) as prof:
-        train_step(model, batch)
-    events = sorted((e.start_ns(), e.nbytes())
-                    for e in prof.profiler.kineto_results.events()
-                    if e.name() == '[memory]')
-    running = peak = 0
-    for _, nbytes in events:
-        running += nbytes
-        peak = max(peak, running)
-    return (resident + peak) / 2**20
+    attr = 'device_time_total' if device.type == 'cuda' else 'cpu_time_total'
+    times = {
+        event.key: getattr(event, attr) / 1000
+        for event in prof.key_averages()
+        if event.key.startswith((TOOL_SCOPE, ) + LIBRARY_SCOPES)
+    }
+    return {key: times[key] for key in sorted(times, key=scope_rank)}
+
+
+def scope_rank(key: str) -> Tuple[int, str]:
+    """Sort key of the breakdown rows: preprocessing, module forwards, the
+    library's scopes (by name), the whole forward, backward."""
+    if not key.startswith(TOOL_SCOPE):
+        return 2, key
+    rank = {
+        'data_preprocessor': 0,
+        'forward + losses': 3,
+        'backward': 4
+    }.get(key[len(TOOL_SCOPE):], 1)
+    return rank, ''
 
 
 def run_training(entries: List[Entry], args: argparse.Namespace,
                  device: torch.device) -> None:
     """Time the training step of every model round-robin, then measure its
-    peak memory (a separate, profiled step)."""
-    batches = {}
+    peak memory and its profiled breakdown (separate steps)."""
+    batches, cases = {}, {}
     for entry in entries:
         entry.model.train()
-        batches[entry.spec.key] = train_batch(entry, args.train_size,
-                                              args.num_gt, args.seed)
-    timer = StageTimer(device)
-    for round_index in range(args.warmup + args.train_repeats):
-        round_timer = timer if round_index >= args.warmup \
-            else StageTimer(device)
-        for entry in entries:
-            with round_timer(entry.spec.key):
-                train_step(entry.model, batches[entry.spec.key])
+        batch = train_batch(entry, args.train_size, args.num_gt, args.seed)
+        batches[entry.spec.key] = batch
+        cases[entry.spec.key] = (
+            lambda m=entry.model, b=batch: train_step(m, b))
+    timings = _benchmark.time_round_robin(cases, args.train_repeats,
+                                          args.warmup, device)
     for entry in entries:
+        key, model = entry.spec.key, entry.model
+        resident = sum(t.numel() * t.element_size()
+                       for t in [*model.parameters(), *model.buffers()])
+        extra = _benchmark.peak_memory_bytes(cases[key], device)
         entry.train = dict(
-            ms=timer.ms(entry.spec.key),
-            memory_mb=peak_memory_mb(entry.model, batches[entry.spec.key],
-                                     device))
-        entry.model.zero_grad(set_to_none=True)
-        entry.model.eval()
+            ms=timings.ms(key),
+            memory_mb=None if extra is None else (resident + extra) / 2**20,
+            breakdown=training_breakdown(model, batches[key], device))
+        model.zero_grad(set_to_none=True)
+        model.eval()
 
 
 # ---------------------------------------------------------------- reports
@@ -466,15 +555,21 @@ def reference_row(rows: List[InferenceRow]) -> InferenceRow:
     return rows[0]
 
 
-def results(rows: List[InferenceRow], timer: StageTimer) -> List[dict]:
+def _ratio(value: Optional[float], ref: Optional[float]) -> Optional[float]:
+    return None if value is None or not ref else value / ref
+
+
+def results(rows: List[InferenceRow],
+            timings: _benchmark.Timings) -> List[dict]:
     """Numbers of every row (ratios to the reference row)."""
     ref = reference_row(rows)
-    ref_ms = timer.ms(ref.key)
+    ref_ms = timings.ms(f'{ref.key}/full')
     ref_train = ref.entry.train
     out = []
     for row in rows:
-        ms = timer.ms(row.key)
         entry = row.entry
+        ms = timings.ms(f'{row.key}/full')
+        detections, has_masks = timings.outputs[f'{row.key}/full']
         full = row.mask_mode is not False
         train = entry.train if full else {}
         out.append(
@@ -485,24 +580,33 @@ def results(rows: List[InferenceRow], timer: StageTimer) -> List[dict]:
                 checkpoint=entry.checkpoint,
                 mask_output=row.mask_mode,
                 params_m=entry.params / 1e6,
+                gmacs=entry.gmacs,
                 inference_ms=ms,
+                forward_ms=_or_none(
+                    timings.ms(f'{entry.spec.key}/forward')),
+                post_ms=_or_none(timings.ms(f'{row.key}/post')),
                 fps=1000 / ms,
                 inference_ratio=ms / ref_ms,
-                detections=sorted(set(row.detections)),
-                has_masks=row.has_masks,
+                detections=detections,
+                has_masks=has_masks,
                 train_ms=train.get('ms'),
-                train_ratio=train['ms'] / ref_train['ms']
-                if train and ref_train else None,
+                train_ratio=_ratio(train.get('ms'), ref_train.get('ms')),
                 train_memory_mb=train.get('memory_mb'),
-                memory_ratio=train['memory_mb'] / ref_train['memory_mb']
-                if train and ref_train else None,
-                segm_mAP=entry.metrics.get('segm_mAP') if full else None,
+                memory_ratio=_ratio(
+                    train.get('memory_mb'), ref_train.get('memory_mb')),
+                train_breakdown=train.get('breakdown'),
+                segm_mAP=entry.metrics.get('coco/segm_mAP')
+                if full else None,
                 reference=row is ref))
     return out
 
 
-def _cell(value, fmt: str) -> str:
-    return '—' if value is None else format(value, fmt)
+def _or_none(value: float) -> Optional[float]:
+    return None if value != value else value
+
+
+def _cell(value: Optional[float], fmt: str, suffix: str = '') -> str:
+    return '—' if value is None else format(value, fmt) + suffix
 
 
 def table_markdown(numbers: List[dict]) -> str:
@@ -510,39 +614,52 @@ def table_markdown(numbers: List[dict]) -> str:
     ref = next(n['label'] for n in numbers if n['reference'])
     with_ap = any(n['segm_mAP'] is not None for n in numbers)
     headers = [
-        'model', 'params (M)', 'inference (ms)', 'FPS',
-        f'time / {ref}', 'detections', 'train step (ms)', f'/ {ref}',
-        'train peak memory (MB)', f'/ {ref}'
+        'model', 'params (M)', 'GMACs', 'inference (ms)', 'forward (ms)',
+        'post (ms)', 'FPS', f'time / {ref}', 'detections',
+        'train step (ms)', f'/ {ref}', 'train peak memory (MB)', f'/ {ref}'
     ] + (['segm AP'] if with_ap else [])
     rows = []
     for n in numbers:
-        dets = '/'.join(str(d) for d in n['detections'])
         row = [
             n['label'],
-            f'{n["params_m"]:.1f}', f'{n["inference_ms"]:.1f}',
-            f'{n["fps"]:.2f}', f'{n["inference_ratio"]:.2f}x',
-            dets + ('' if n['has_masks'] else ' (no masks)'),
+            f'{n["params_m"]:.1f}', _cell(_or_none(n['gmacs']), '.1f'),
+            f'{n["inference_ms"]:.1f}',
+            _benchmark.fmt_ms(n['forward_ms']),
+            _benchmark.fmt_ms(n['post_ms']), f'{n["fps"]:.2f}',
+            _benchmark.fmt_ratio(n['inference_ratio']),
+            f'{n["detections"]}' + ('' if n['has_masks'] else ' (no masks)'),
             _cell(n['train_ms'], '.0f'),
-            _cell(n['train_ratio'], '.2f') + ('x' if n['train_ratio']
-                                              is not None else ''),
+            _benchmark.fmt_ratio(n['train_ratio']),
             _cell(n['train_memory_mb'], '.0f'),
-            _cell(n['memory_ratio'], '.2f') + ('x' if n['memory_ratio']
-                                               is not None else '')
+            _benchmark.fmt_ratio(n['memory_ratio'])
         ]
         if with_ap:
             row.append(_cell(None if n['segm_mAP'] is None else
                              100 * n['segm_mAP'], '.1f'))
         rows.append(row)
-    return markdown_table(headers, rows)
+    return _benchmark.format_table(headers, rows, markdown=True)
 
 
-def environment(args: argparse.Namespace, device: torch.device) -> str:
-    """Versions, device, threads, sizes and load of this run."""
-    return (f'torch {torch.__version__}, mmcv {mmcv.__version__}, mmdet '
-            f'{mmdet.__version__}, python {platform.python_version()}; '
-            f'device {device}, {torch.get_num_threads()} thread(s), '
-            f'{platform.machine()} x{os.cpu_count()} CPUs; inference '
-            f'{args.size[0]}x{args.size[1]} (batch 1, median of '
+def breakdown_markdown(numbers: List[dict]) -> str:
+    """Training step breakdown (ms per profiler scope, one column per
+    model); ``—`` where a model has no such scope."""
+    columns = [n for n in numbers if n['train_breakdown']]
+    scopes: List[str] = []
+    for n in columns:
+        scopes += [k for k in n['train_breakdown'] if k not in scopes]
+    scopes.sort(key=scope_rank)  # stable: module forwards in model order
+    rows = [[scope] + [
+        _benchmark.fmt_ms(n['train_breakdown'].get(scope)) for n in columns
+    ] for scope in scopes]
+    return _benchmark.format_table(['scope (ms)'] +
+                                   [n['label'] for n in columns],
+                                   rows,
+                                   markdown=True)
+
+
+def settings(args: argparse.Namespace) -> str:
+    """Sizes, repeats and candidates of this run."""
+    return (f'inference {args.size[0]}x{args.size[1]} (batch 1, median of '
             f'{args.repeats} after {args.warmup} warm-up), training '
             f'{args.train_size[0]}x{args.train_size[1]} with {args.num_gt} '
             f'synthetic GT objects (median of {args.train_repeats}); '
@@ -550,17 +667,22 @@ def environment(args: argparse.Namespace, device: torch.device) -> str:
 
 
 def report_markdown(numbers: List[dict], args: argparse.Namespace,
-                    device: torch.device, loads: Tuple[str, str],
-                    notes: List[str]) -> str:
-    """The Markdown report: command, environment, table, notes."""
+                    header: str, load_end: str, notes: List[str]) -> str:
+    """The Markdown report: command, environment, tables, notes."""
     command = 'python tools/analysis_tools/compare_models.py ' + ' '.join(
         shlex.quote(a) for a in args.argv)
     lines = [
         '# Model comparison', '', '```bash', command.strip(), '```', '',
-        environment(args, device) + '.', '',
-        f'Load average at the start: {loads[0]}; at the end: {loads[1]}.',
-        '', table_markdown(numbers), ''
+        header + '.', '', settings(args) + '.', '',
+        f'Load average at the end: {load_end}.', '',
+        table_markdown(numbers), ''
     ]
+    if any(n['train_breakdown'] for n in numbers):
+        lines += [
+            'Training step breakdown (one profiled step, '
+            '`record_function` scopes):', '',
+            breakdown_markdown(numbers), ''
+        ]
     lines += [f'- {note}' for note in notes]
     return '\n'.join(lines).rstrip() + '\n'
 
@@ -631,88 +753,47 @@ def speed_accuracy_plot(numbers: List[dict], path: str,
 # ------------------------------------------------------------------- main
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Compare PolarNeXt, PolarMask, SOLOv2, SparseInst, Mask '
-        'R-CNN and Mask R-CNN + PAFPN in one run: inference and training-step '
-        'time, training memory and (with checkpoints) segm AP')
-    parser.add_argument(
-        '--models',
-        nargs='+',
-        choices=list(SPECS),
-        default=list(SPECS),
+        description='Compare polar, box and mask-based instance '
+        'segmentation models in one run: inference (forward / post-'
+        'processing) and training-step time, GMACs, training memory and '
+        'breakdown and (with checkpoints) segm AP')
+    add = parser.add_argument
+    add('--models', nargs='+', choices=list(SPECS), default=list(SPECS),
         help='models to compare (default: all)')
-    parser.add_argument(
-        '--variant',
-        choices=['r50', 'toy'],
-        default='r50',
+    add('--variant', choices=['r50', 'toy'], default='r50',
         help='r50: the COCO R-50 configs; toy: the tiny R-18 CPU configs')
-    parser.add_argument(
-        '--config',
-        nargs='+',
-        metavar='NAME=PATH',
+    add('--config', nargs='+', metavar='NAME=PATH',
         help='replace the config of a model, e.g. polarnext=my_cfg.py')
-    parser.add_argument(
-        '--checkpoint',
-        nargs='+',
-        metavar='NAME=PATH',
-        help='weights of a model; its segm AP is evaluated and the speed/'
-        'accuracy plot drawn')
-    parser.add_argument(
-        '--data-root',
-        help='dataset root for the evaluation (moves datasets and '
-        'evaluator, as --cfg-options data_root=...)')
-    parser.add_argument(
-        '--eval-max-images',
-        type=int,
-        default=None,
+    add('--checkpoint', nargs='+', metavar='NAME=PATH',
+        help='weights of a model; its segm AP is evaluated (Runner.test) '
+        'and the speed/accuracy plot drawn')
+    add('--data-root', help='dataset root of the evaluation (moves datasets '
+        'and evaluator, as --cfg-options data_root=...)')
+    add('--eval-max-images', type=int,
         help='evaluate on the first N test images only')
-    parser.add_argument(
-        '--size',
-        type=parse_size,
-        default=None,
-        help='inference size HxW (default 800x1333 for r50, 256x320 for '
-        'toy)')
-    parser.add_argument(
-        '--train-size',
-        type=parse_size,
-        default=None,
+    add('--size', type=_benchmark.parse_size,
+        help='inference size HxW (default 800x1333 for r50, 256x320 toy)')
+    add('--train-size', type=_benchmark.parse_size,
         help='training image size HxW (default: --size)')
-    parser.add_argument(
-        '--device',
-        default='cuda' if torch.cuda.is_available() else 'cpu',
+    add('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
         help='device (default: cuda if available, else cpu)')
-    parser.add_argument(
-        '--threads', type=int, default=2, help='torch threads on CPU')
-    parser.add_argument(
-        '--repeats', type=int, default=3, help='timed inference rounds')
-    parser.add_argument(
-        '--train-repeats', type=int, default=2, help='timed training steps')
-    parser.add_argument(
-        '--warmup', type=int, default=1, help='untimed rounds')
-    parser.add_argument(
-        '--candidates',
-        type=int,
-        default=1000,
+    add('--threads', type=int, default=2, help='torch threads on CPU')
+    add('--repeats', type=int, default=3, help='timed inference rounds')
+    add('--train-repeats', type=int, default=2, help='timed training steps')
+    add('--warmup', type=int, default=1, help='untimed rounds')
+    add('--candidates', type=int, default=1000,
         help='locations forced above the score threshold (dense heads)')
-    parser.add_argument(
-        '--num-gt',
-        type=int,
-        default=15,
+    add('--num-gt', type=int, default=15,
         help='synthetic GT objects of the training image')
-    parser.add_argument(
-        '--no-train',
-        action='store_true',
-        help='skip the training step and memory columns')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument(
-        '--out-dir',
-        default='work_dirs/compare_models',
+    add('--no-train', action='store_true',
+        help='skip the training step, memory and breakdown')
+    add('--seed', type=int, default=0)
+    add('--out-dir', default='work_dirs/compare_models',
         help='where the .md, .png and .json files go')
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
-    if args.size is None:
-        args.size = DEFAULT_SIZES[args.variant]
-    if args.train_size is None:
-        args.train_size = args.size
+    args.size = args.size or DEFAULT_SIZES[args.variant]
+    args.train_size = args.train_size or args.size
     if min(args.repeats, args.train_repeats, args.candidates,
            args.num_gt) < 1 or args.warmup < 0 or args.threads < 1:
         parser.error('--repeats, --train-repeats, --candidates, --num-gt, '
@@ -722,7 +803,33 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Optional[Sequence[str]] = None, out=print) -> List[dict]:
+def write_reports(numbers: List[dict], args: argparse.Namespace,
+                  header: str, notes: List[str]) -> Dict[str, str]:
+    """The .md, .json and .png files in ``--out-dir``; {kind: path}."""
+    os.makedirs(args.out_dir, exist_ok=True)
+    paths = dict(
+        md=osp.join(args.out_dir, 'compare_models.md'),
+        png=osp.join(args.out_dir, 'compare_models.png'),
+        json=osp.join(args.out_dir, 'compare_models.json'))
+    with open(paths['md'], 'w') as f:
+        f.write(
+            report_markdown(numbers, args, header, _benchmark.load_average(),
+                            notes))
+    with open(paths['json'], 'w') as f:
+        json.dump(dict(environment=header, settings=settings(args),
+                       rows=numbers), f, indent=1)
+    ratio_chart(numbers, paths['png'])
+    if any(n['segm_mAP'] is not None for n in numbers):
+        paths['plot'] = osp.join(args.out_dir, 'speed_accuracy.png')
+        speed_accuracy_plot(
+            numbers, paths['plot'],
+            f'FPS at {args.size[0]}x{args.size[1]} ({args.device}, '
+            f'{torch.get_num_threads()} thread(s))')
+    return paths
+
+
+def main(argv: Optional[Sequence[str]] = None,
+         out: Callable[[str], None] = print) -> List[dict]:
     """Run the comparison, write the reports; returns the table rows."""
     args = parse_args(argv)
     device = torch.device(args.device)
@@ -733,64 +840,45 @@ def main(argv: Optional[Sequence[str]] = None, out=print) -> List[dict]:
     if not MMLogger.check_instance_created('compare_models'):
         MMLogger.get_instance('compare_models', log_level='WARNING')
     torch.manual_seed(args.seed)
-    load_start = load_average()
+    header = _benchmark.environment(device)
     notes: List[str] = []
     entries = build_entries(args, device, lambda note: (out(note),
                                                         notes.append(note)))
     if not entries:
         raise SystemExit('error: no model to compare')
-    out(environment(args, device))
-    warning = contention_warning(device)
+    out(header)
+    warning = _benchmark.contention_warning(device)
     if warning:
         out(warning)
-        notes.append(warning.strip())
-    evaluated = [e for e in entries if e.checkpoint]
-    for entry in evaluated:
-        start = time.perf_counter()
-        entry.metrics = evaluate(entry, args)
-        out(f'{entry.spec.name}: segm AP '
-            f'{100 * entry.metrics.get("segm_mAP", float("nan")):.1f} '
-            f'({time.perf_counter() - start:.0f} s)')
+        notes.append(warning)
+    for entry in entries:
+        if entry.checkpoint:
+            start = time.perf_counter()
+            entry.metrics = evaluate(entry, args.data_root,
+                                     args.eval_max_images)
+            out(f'{entry.spec.name}: segm AP '
+                f'{100 * entry.metrics["coco/segm_mAP"]:.1f} '
+                f'({time.perf_counter() - start:.0f} s)')
     if not args.no_train:
         start = time.perf_counter()
         run_training(entries, args, device)
-        out(f'training steps and memory measured '
+        out(f'training steps, memory and breakdown measured '
             f'({time.perf_counter() - start:.0f} s)')
     rows = inference_rows(entries)
-    batch = prepare_inference(entries, args.size, args.seed,
-                              args.candidates)
+    batch = raw_batch(args.size, args.seed)
+    prepare_inference(entries, batch, args.candidates, notes.append)
     start = time.perf_counter()
-    timer = run_inference(rows, batch, args.repeats, args.warmup, device)
+    timings = _benchmark.time_round_robin(
+        inference_cases(rows, batch), args.repeats, args.warmup, device)
     out(f'inference timed ({time.perf_counter() - start:.0f} s)')
-    numbers = results(rows, timer)
-    short = [n['label'] for n in numbers if min(n['detections']) < 100]
+    numbers = results(rows, timings)
+    short = [n['label'] for n in numbers if n['detections'] < 100]
     if short:
         notes.append('fewer than 100 detections: ' + ', '.join(short))
-    os.makedirs(args.out_dir, exist_ok=True)
-    report = report_markdown(numbers, args, device,
-                             (load_start, load_average()), notes)
-    paths = dict(
-        md=osp.join(args.out_dir, 'compare_models.md'),
-        png=osp.join(args.out_dir, 'compare_models.png'),
-        json=osp.join(args.out_dir, 'compare_models.json'))
-    with open(paths['md'], 'w') as f:
-        f.write(report)
-    with open(paths['json'], 'w') as f:
-        json.dump(dict(environment=environment(args, device),
-                       rows=numbers), f, indent=1)
-    if not args.no_train:
-        ratio_chart(numbers, paths['png'])
-    else:
-        ratio_chart([dict(n, train_ratio=None, memory_ratio=None)
-                     for n in numbers], paths['png'])
-    if evaluated:
-        paths['plot'] = osp.join(args.out_dir, 'speed_accuracy.png')
-        speed_accuracy_plot(
-            numbers, paths['plot'],
-            f'FPS at {args.size[0]}x{args.size[1]} ({device}, '
-            f'{torch.get_num_threads()} thread(s))')
+    paths = write_reports(numbers, args, header, notes)
     out('')
-    out(report)
+    with open(paths['md']) as f:
+        out(f.read())
     out('written: ' + ', '.join(paths.values()))
     return numbers
 

@@ -27,9 +27,7 @@ Several configs are timed one after the other in the same run. Example::
         projects/PolarMask/configs/polarmask_r50_fpn_1x_coco.py --threads 1
 """
 import argparse
-import os
 import os.path as osp
-import platform
 import sys
 import tempfile
 import time
@@ -37,6 +35,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import _bootstrap  # noqa: E402,F401  (repo on sys.path, registries)
+from _benchmark import (Timings, contention_warning,  # noqa: E402
+                        environment, fmt_ms, fmt_ratio, format_table,
+                        load_average, parse_size, time_round_robin)
 
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
@@ -45,11 +46,7 @@ from mmdet_ext.deployment import (ONNXRuntimeDetector,  # noqa: E402
                                   build_export_wrapper, export_onnx)
 from mmdet_ext.deployment.detector import load_detector  # noqa: E402
 from mmdet_ext.utils import merge_cfg_options  # noqa: E402
-from mmdet_ext.utils.benchmark import (StageTimer,  # noqa: E402
-                                       contention_warning, fmt_ms,
-                                       fmt_ratio, force_detections,
-                                       format_table, load_average,
-                                       markdown_table, parse_size,
+from mmdet_ext.utils.benchmark import (force_detections,  # noqa: E402
                                        raw_batch)
 
 DEFAULT_CONFIG = osp.join(_bootstrap.REPO_ROOT, 'projects', 'PolarNeXt',
@@ -191,29 +188,12 @@ def timed_stages(model: torch.nn.Module, data: dict,
     }
 
 
-def time_round_robin(stages: Dict[str, Callable[[], int]], repeats: int,
-                     warmup: int) -> Tuple[StageTimer, Dict[str, int]]:
-    """Run every stage once per round; time the rounds after ``warmup``."""
-    timer = StageTimer(torch.device('cpu'))
-    counts = {}
-    for round_index in range(warmup + repeats):
-        for name, stage in stages.items():
-            if round_index < warmup:
-                counts[name] = stage()
-                continue
-            with timer(name):
-                counts[name] = stage()
-        print(f'round {round_index + 1}/{warmup + repeats} done', flush=True)
-    return timer, counts
-
-
-def result_rows(model_name: str, timer: StageTimer,
-                counts: Dict[str, int]) -> List[List[str]]:
+def result_rows(model_name: str, timings: Timings) -> List[List[str]]:
     """Table cells: model and row label, PyTorch ms, ONNX Runtime ms,
     speed-up, outputs (PyTorch / ONNX Runtime)."""
-    rows = []
+    rows, counts = [], timings.outputs
     for label, torch_stage, ort_stage in ROWS:
-        torch_ms, ort_ms = timer.ms(torch_stage), timer.ms(ort_stage)
+        torch_ms, ort_ms = timings.ms(torch_stage), timings.ms(ort_stage)
         rows.append([
             f'{model_name}: {label}',
             fmt_ms(torch_ms),
@@ -224,16 +204,14 @@ def result_rows(model_name: str, timer: StageTimer,
     return rows
 
 
-def environment(args: argparse.Namespace) -> str:
+def settings(args: argparse.Namespace) -> str:
+    """Image size, weights, graphs and ONNX Runtime version of the run."""
     import onnxruntime
     weights = args.checkpoint or (
         f'random weights, {args.candidates} forced candidates')
-    return (f'{args.shape[0]} x {args.shape[1]}, '
-            f'{weights}, {"static" if args.static_shape else "dynamic"} '
-            f'shape graphs; torch {torch.__version__}, onnxruntime '
-            f'{onnxruntime.__version__}, {args.threads} thread(s), '
-            f'{platform.machine()}, {os.cpu_count()} CPUs, load average '
-            f'{load_average()}')
+    return (f'{args.shape[0]} x {args.shape[1]}, {weights}, '
+            f'{"static" if args.static_shape else "dynamic"} shape graphs, '
+            f'onnxruntime {onnxruntime.__version__}')
 
 
 def benchmark_config(config: str, args: argparse.Namespace,
@@ -250,8 +228,10 @@ def benchmark_config(config: str, args: argparse.Namespace,
     except (ImportError, ValueError) as err:
         sys.exit(f'error: {err}')
     stages = timed_stages(model, data, detectors)
-    timer, counts = time_round_robin(stages, args.repeats, args.warmup)
-    return result_rows(model_name, timer, counts)
+    timings = time_round_robin(stages, args.repeats, args.warmup,
+                               torch.device('cpu'),
+                               lambda line: print(line, flush=True))
+    return result_rows(model_name, timings)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> List[List[str]]:
@@ -268,11 +248,12 @@ def main(argv: Optional[Sequence[str]] = None) -> List[List[str]]:
             rows += benchmark_config(config, args, args.work_dir or tmp_dir)
     headers = ['per image', 'PyTorch eager (ms)', 'ONNX Runtime (ms)',
                'speed-up', 'outputs (PyTorch / ORT)']
-    print(format_table(headers, rows, environment(args)))
+    print(format_table(headers, rows,
+                       f'{settings(args)}\n{environment(torch.device("cpu"))}'))
     warning = contention_warning(torch.device('cpu'))
     if warning:
         print(warning)
-    print(markdown_table(headers, rows))
+    print(format_table(headers, rows, markdown=True))
     return rows
 
 

@@ -28,6 +28,7 @@ import time
 from typing import Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from _benchmark import parse_size  # noqa: E402
 from _bootstrap import load_config  # noqa: E402
 
 import torch  # noqa: E402
@@ -36,7 +37,7 @@ from mmdet_ext.deployment import ONNXRuntimeDetector, export_onnx  # noqa
 from mmdet_ext.deployment.detector import (dataset_meta,  # noqa: E402
                                            load_detector)
 from mmdet_ext.deployment.onnx_export import dataset_metadata  # noqa: E402
-from mmdet_ext.utils.benchmark import parse_size, raw_batch  # noqa: E402
+from mmdet_ext.utils.benchmark import raw_batch  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 
 

@@ -22,6 +22,7 @@ import sys
 from typing import Dict, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from _benchmark import format_table  # noqa: E402
 from _bootstrap import load_config  # noqa: E402
 
 from mmengine.config import DictAction  # noqa: E402
@@ -33,7 +34,6 @@ from mmdet_ext.deployment.evaluation import (evaluate,  # noqa: E402
                                              onnx_predictor,
                                              pytorch_predictor)
 from mmdet_ext.utils import DataCheckError, check_datasets  # noqa: E402
-from mmdet_ext.utils.benchmark import format_table  # noqa: E402
 
 #: The metric that --tolerance checks.
 SEGM_AP = 'coco/segm_mAP'
