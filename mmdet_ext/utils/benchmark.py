@@ -31,7 +31,6 @@ from mmdet.utils.benchmark import (InferenceBenchmark, print_log,
                                    print_process_memory)
 # Re-exported for the tests that import it from here; the generator lives
 # in mmdet_ext.testing.
-from mmdet_ext.testing import synthetic_gt  # noqa: F401
 
 
 def default_device() -> torch.device:
