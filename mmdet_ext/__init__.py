@@ -6,6 +6,6 @@ in ``TASK_UTILS``, ``PolarIoULoss`` in ``MODELS``) and installs the safe checkpo
 (:mod:`mmdet_ext.utils.checkpoint`).
 """
 from . import geometry, models, structures, task_modules, utils  # noqa: F401
-from . import datasets, engine, visualization  # noqa: F401
+from . import datasets, engine, evaluation, visualization  # noqa: F401
 
 __version__ = '0.1.0'

@@ -10,6 +10,7 @@ are marked long (``make test-long``).
 import pytest
 
 from conftest import load_tool
+from mmdet_ext.evaluation import diagnose_checkpoint
 
 POLARNEXT = 'projects/PolarNeXt/configs/polarnext_r18_fpn_overfit-coco128-cpu.py'
 POLARMASK = 'projects/PolarMask/configs/polarmask_r18_fpn_overfit-coco128-cpu.py'
@@ -43,9 +44,8 @@ def test_polarnext_learns_in_100_iterations(short_curve):
 
 
 def test_diagnosis_of_the_learned_model(short_curve):
-    diagnose = load_tool('tools/analysis_tools/diagnose_polar.py')
     run, = short_curve['runs']
-    result = diagnose.run(f"{run['work_dir']}/overfit_config.py",
+    result = diagnose_checkpoint(f"{run['work_dir']}/overfit_config.py",
                           f"{run['work_dir']}/iter_100.pth")
     official = result['variants']['official']['AP']
     # The tool's own post-processing replays the head's: same AP as test.py.
