@@ -8,7 +8,13 @@ import argparse
 import os
 import os.path as osp
 import sys
+import warnings
 from contextlib import contextmanager
+
+# mmengine resolves `mmdet::` config bases through pkg_resources, whose import warns on
+# setuptools >= 81; the warning would precede every tool's output, error lines included.
+warnings.filterwarnings(
+    'ignore', message='pkg_resources is deprecated', category=UserWarning)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO_ROOT not in sys.path:
