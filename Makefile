@@ -3,6 +3,8 @@ PY := .venv/bin/python
 QUICKSTART_CONFIG ?= projects/PolarNeXt/configs/polarnext_r18_fpn_toy-cpu.py
 QUICKSTART_DIR ?= work_dirs/quickstart
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist); tests are single-threaded, so one per core. 0 = in-process.
+PYTEST_WORKERS ?= 2
 
 .PHONY: setup test test-long quickstart toy-data coco128-data clean
 
@@ -21,11 +23,11 @@ data/coco128_seg/annotations/instances_val.json:
 coco128-data: setup data/coco128_seg/annotations/instances_val.json
 
 test: setup
-	$(PY) -m pytest tests -q $(PYTEST_ARGS)
+	$(PY) -m pytest tests -q -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Long end-to-end runs (training several epochs); not part of `make test`.
 test-long: setup
-	$(PY) -m pytest tests -q -m long --run-long $(PYTEST_ARGS)
+	$(PY) -m pytest tests -q -n $(PYTEST_WORKERS) --dist loadfile -m long --run-long $(PYTEST_ARGS)
 
 quickstart: toy-data
 	bash tools/quickstart.sh $(QUICKSTART_CONFIG) $(QUICKSTART_DIR)
