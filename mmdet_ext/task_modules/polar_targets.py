@@ -8,13 +8,13 @@ from torch import Tensor
 from torch.profiler import record_function
 
 from mmdet.registry import TASK_UTILS
-from mmdet.structures.mask import BitmapMasks, bitmap_to_polygon
 from mmdet.utils import ConfigType
 from mmdet_ext.geometry.hard_rasterizer import (boxes_to_grid, hard_rasterize,
                                                polygons_to_crop_masks)
 from mmdet_ext.geometry.ray_origin import compute_ray_origins
 from mmdet_ext.geometry.ray_targets import decode_rays
 from mmdet_ext.geometry.soft_rasterizer import soft_rasterize
+from mmdet_ext.structures.mask_tracing import gt_polygon_tensor
 from mmdet_ext.structures.polygons import PolygonTensor
 from mmdet_ext.utils.config_utils import check_choice
 from .top_cost_matcher import TopCostMatcher
@@ -114,20 +114,18 @@ def gt_polygons(gt_instances: InstanceData,
                 device: torch.device) -> Tuple[PolygonTensor, Tensor]:
     """Valid GT polygons (all parts) and their labels.
 
-    ``PolygonMasks`` (``LoadAnnotations(poly2mask=False)``) are used as they
-    are; ``BitmapMasks`` are traced into polygons (outer and hole contours,
-    which the even-odd rule handles). Objects without a usable part
-    (degenerate, zero area, NaN) are dropped here; see
-    :class:`PolygonTensor`.
+    The ground truth goes through the one GT-to-polygon path,
+    :func:`~mmdet_ext.structures.gt_polygon_tensor`: ``PolygonMasks``
+    (``LoadAnnotations(poly2mask=False)``) are used as they are;
+    ``BitmapMasks`` are traced along the pixel corners, holes joined to
+    their outline, so the polygons cover exactly the bitmap's pixels.
+    Objects without a usable part (degenerate, zero area, NaN) are dropped
+    here; see :class:`PolygonTensor`.
 
     Returns:
         tuple: ``PolygonTensor`` of the N' valid objects and labels (N', ).
     """
-    masks = gt_instances.masks
-    if isinstance(masks, BitmapMasks):
-        masks = [[contour.reshape(-1) for contour in bitmap_to_polygon(m)[0]]
-                 for m in masks.masks]
-    polygons = PolygonTensor.from_polygon_masks(masks, device=device)
+    polygons = gt_polygon_tensor(gt_instances.masks, device=device)
     valid = polygons.valid
     labels = gt_instances.labels.to(device)
     return polygons[valid], labels[valid]
