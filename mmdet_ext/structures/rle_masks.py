@@ -16,6 +16,8 @@ from typing import Iterable, List, Union
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from mmdet_ext.geometry.hard_rasterizer import vertices_to_rle
+
 
 class RLEMask(dict):
     """One COCO RLE (``{'size': [h, w], 'counts': str}``) that also behaves as
@@ -99,7 +101,9 @@ class RLEMasks(list):
     @classmethod
     def from_polygons(cls, polygons, height: int, width: int) -> 'RLEMasks':
         """Rasterise single-part polygons with pycocotools (sub-pixel exact
-        area coverage at pixel centres, no full-size float canvas).
+        area coverage at pixel centres, no full-size float canvas), through
+        :func:`~mmdet_ext.geometry.hard_rasterizer.vertices_to_rle`: a
+        polygon with a non-finite vertex gives an empty mask.
 
         Args:
             polygons (Tensor | ndarray): Vertices (N, K, 2), K >= 3, in
@@ -110,16 +114,7 @@ class RLEMasks(list):
         Returns:
             RLEMasks: N masks.
         """
-        polygons = np.asarray(
-            polygons.detach().cpu() if hasattr(polygons, 'detach') else
-            polygons,
-            dtype=np.float64)
-        if len(polygons) == 0:
-            return cls([], height, width)
-        if polygons.shape[1] < 3:
+        if len(polygons) and polygons.shape[1] < 3:
             raise ValueError('polygons need at least 3 vertices, got '
                              f'{polygons.shape[1]}')
-        rles = mask_utils.frPyObjects(
-            [poly.reshape(-1).tolist() for poly in polygons], int(height),
-            int(width))
-        return cls(rles, height, width)
+        return cls(vertices_to_rle(polygons, height, width), height, width)

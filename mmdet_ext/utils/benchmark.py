@@ -13,12 +13,15 @@ alternately, so both see the same load.
 import copy
 import time
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from functools import partial
+from typing import (Callable, Dict, Iterator, List, Optional, Sequence,
+                    Tuple)
 
 import numpy as np
 import torch
 import torch.nn as nn
 from mmcv.cnn import fuse_conv_bn
+from mmengine.analysis import get_model_complexity_info
 from mmengine.config import ConfigDict
 from mmengine.device import get_max_cuda_memory
 from mmengine.runner import load_checkpoint
@@ -388,3 +391,101 @@ def raw_batch(size: Tuple[int, int],
     if gt_instances is not None:
         sample.gt_instances = gt_instances
     return dict(inputs=[image], data_samples=[sample])
+
+
+def needs_forced_detections(model: nn.Module) -> bool:
+    """Dense heads and two-stage models detect nothing with random
+    weights. A query-based model (SparseInst's decoder) needs no forcing:
+    from its prior initialisation every one of its N queries scores
+    sqrt(0.01 * 0.5) > the official 0.005 threshold, so it post-processes
+    all N masks, as a trained model does."""
+    return not hasattr(model, 'decoder')
+
+
+class TensorForward(nn.Module):
+    """``model(inputs, data_samples, mode='tensor')`` with the samples
+    bound: the one-tensor forward that the complexity analyzer traces (as
+    MMDetection's ``get_flops.py``).
+
+    Args:
+        model (nn.Module): Detector.
+        data_samples (list): Samples of the traced image.
+    """
+
+    def __init__(self, model: nn.Module, data_samples: list) -> None:
+        super().__init__()
+        self.model = model
+        self.data_samples = data_samples
+
+    def forward(self, inputs: torch.Tensor):
+        return self.model(inputs, self.data_samples, mode='tensor')
+
+
+def forward_gmacs(model: nn.Module, data: dict) -> float:
+    """Multiply-accumulates (billions) of the forward on a preprocessed
+    batch, from mmengine's ``get_model_complexity_info`` (its "flops"
+    count one multiply-add as one): unlike times, immune to load."""
+    with torch.no_grad():
+        info = get_model_complexity_info(
+            TensorForward(model, data['data_samples']),
+            inputs=(data['inputs'], ),
+            show_table=False,
+            show_arch=False)
+    return info['flops'] / 1e9
+
+
+def inference_cases(model: nn.Module, mask_mode: Optional[bool],
+                    batch: dict) -> Dict[str, Callable[[], object]]:
+    """Calls that time a model's inference on ``batch`` in a mask mode.
+
+    Args:
+        model (nn.Module): Detector in eval mode.
+        mask_mode (bool, optional): ``test_cfg.mask_output`` (None: as
+            configured, for models without the switch).
+        batch (dict): Raw batch (:func:`raw_batch`).
+
+    Returns:
+        dict: ``full`` (``test_step``: preprocessing, forward and
+        post-processing; returns the number of detections and whether they
+        carry masks) and, for single-stage heads, ``forward`` (backbone,
+        neck and head) and ``post`` (``predict_by_feat`` on the forward's
+        outputs, rescaled as ``test_step`` does; returns the detections).
+    """
+    cases = {'full': partial(_test_step, model, mask_mode, batch)}
+    head = dense_head(model)
+    if head is None:
+        return cases
+    with torch.no_grad():
+        data = model.data_preprocessor(copy.deepcopy(batch), False)
+        outs = head.forward(model.extract_feat(data['inputs']))
+    metas = [sample.metainfo for sample in data['data_samples']]
+    cases['forward'] = partial(_forward, model, head, data['inputs'])
+    cases['post'] = partial(_post_process, model, mask_mode, head, outs,
+                            metas)
+    return cases
+
+
+@torch.no_grad()
+def _test_step(model: nn.Module, mode: Optional[bool],
+               batch: dict) -> Tuple[int, bool]:
+    """``test_step`` in a mask mode: (detections, whether with masks)."""
+    with mask_output(model, mode):
+        pred = model.test_step(copy.deepcopy(batch))[0].pred_instances
+    return len(pred), 'masks' in pred
+
+
+@torch.no_grad()
+def _forward(model: nn.Module, head: nn.Module, inputs: torch.Tensor):
+    """Backbone, neck and head forward (B, 3, H, W) -> head outputs."""
+    return head.forward(model.extract_feat(inputs))
+
+
+@torch.no_grad()
+def _post_process(model: nn.Module, mode: Optional[bool], head: nn.Module,
+                  outs: tuple, metas: List[dict]) -> int:
+    """``predict_by_feat`` of head outputs, rescaled to the image as
+    ``test_step`` does, in a mask mode; returns the detections."""
+    with mask_output(model, mode):
+        return len(
+            head.predict_by_feat(*outs, batch_img_metas=metas,
+                                 rescale=True)[0])

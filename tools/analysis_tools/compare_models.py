@@ -47,10 +47,8 @@ import shlex
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -63,27 +61,22 @@ import matplotlib  # noqa: E402
 
 matplotlib.use('Agg')  # the tool writes files, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
-from mmengine.analysis import get_model_complexity_info  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.logging import MMLogger  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner import load_checkpoint  # noqa: E402
-from torch.profiler import (ProfilerActivity, profile,  # noqa: E402
-                            record_function)
 
-from mmdet_ext.testing import synthetic_gt  # noqa: E402
 from mmdet_ext.utils import merge_cfg_options  # noqa: E402
-from mmdet_ext.utils.benchmark import (build_model, dense_head,  # noqa: E402
-                                       force_detections, has_mask_output,
-                                       mask_output, raw_batch)
+from mmdet_ext.utils.benchmark import (build_model,  # noqa: E402
+                                       force_detections, forward_gmacs,
+                                       has_mask_output, inference_cases,
+                                       needs_forced_detections, raw_batch)
+from mmdet_ext.utils.train_step_profile import (  # noqa: E402
+    scope_rank, synthetic_train_batch, train_step, training_breakdown)
 
 REPO_ROOT = _bootstrap.REPO_ROOT
 REFERENCE = 'polarnext'
 DEFAULT_SIZES = dict(r50=(800, 1333), toy=(256, 320))
-# Profiler scopes of the training breakdown: the tool's own (``step/``,
-# one per top-level module of the detector) and the library's.
-TOOL_SCOPE = 'step/'
-LIBRARY_SCOPES = ('polarnext_head/', 'polar_targets/')
 POLARNEXT = 'projects/PolarNeXt/configs/polarnext_'
 PANET = 'projects/PANet/configs/'
 LADDER = PANET + 'ablations/mask-rcnn_'
@@ -315,47 +308,6 @@ def inference_rows(entries: List[Entry]) -> List[InferenceRow]:
     return rows
 
 
-def needs_forced_detections(model: nn.Module) -> bool:
-    """Dense heads and two-stage models detect nothing with random
-    weights. A query-based model (SparseInst's decoder) needs no forcing:
-    from its prior initialisation every one of its N queries scores
-    sqrt(0.01 * 0.5) > the official 0.005 threshold, so it post-processes
-    all N masks, as a trained model does."""
-    return not hasattr(model, 'decoder')
-
-
-class TensorForward(nn.Module):
-    """``model(inputs, data_samples, mode='tensor')`` with the samples
-    bound: the one-tensor forward that the complexity analyzer traces (as
-    MMDetection's ``get_flops.py``).
-
-    Args:
-        model (nn.Module): Detector.
-        data_samples (list): Samples of the traced image.
-    """
-
-    def __init__(self, model: nn.Module, data_samples: list) -> None:
-        super().__init__()
-        self.model = model
-        self.data_samples = data_samples
-
-    def forward(self, inputs: torch.Tensor):
-        return self.model(inputs, self.data_samples, mode='tensor')
-
-
-def forward_gmacs(model: nn.Module, data: dict) -> float:
-    """Multiply-accumulates (billions) of the forward on a preprocessed
-    batch, from mmengine's ``get_model_complexity_info`` (its "flops"
-    count one multiply-add as one): unlike times, immune to load."""
-    with torch.no_grad():
-        info = get_model_complexity_info(
-            TensorForward(model, data['data_samples']),
-            inputs=(data['inputs'], ),
-            show_table=False,
-            show_arch=False)
-    return info['flops'] / 1e9
-
-
 def prepare_inference(entries: List[Entry], batch: dict, candidates: int,
                       note: Callable[[str], None]) -> None:
     """Force the detections of every model on ``batch`` and count the
@@ -374,152 +326,21 @@ def prepare_inference(entries: List[Entry], batch: dict, candidates: int,
                  f'cannot be traced ({type(err).__name__})')
 
 
-def inference_cases(rows: List[InferenceRow],
-                    batch: dict) -> Dict[str, Callable[[], object]]:
-    """What is timed, by name: ``<row>/full`` (``test_step``, returns the
-    number of detections and whether they carry masks) for every row and,
-    for single-stage heads, ``<model>/forward`` (backbone + neck + head)
-    and ``<row>/post`` (``predict_by_feat`` on the forward's outputs)."""
+def timed_cases(rows: List[InferenceRow],
+                batch: dict) -> Dict[str, Callable[[], object]]:
+    """What is timed, by name: ``<row>/full`` for every row and, for
+    single-stage heads, ``<model>/forward`` (one per model) and
+    ``<row>/post`` (see :func:`mmdet_ext.utils.benchmark.inference_cases`)."""
     cases = {}
     for row in rows:
-        model, mode = row.entry.model, row.mask_mode
-        cases[f'{row.key}/full'] = partial(_test_step, model, mode, batch)
-        head = dense_head(model)
-        if head is None:
-            continue
-        with torch.no_grad():
-            data = model.data_preprocessor(copy.deepcopy(batch), False)
-            outs = head.forward(model.extract_feat(data['inputs']))
-        cases[f'{row.entry.spec.key}/forward'] = partial(
-            _forward, model, head, data['inputs'])
-        metas = [sample.metainfo for sample in data['data_samples']]
-        cases[f'{row.key}/post'] = partial(_post_process, model, mode, head,
-                                           outs, metas)
+        parts = inference_cases(row.entry.model, row.mask_mode, batch)
+        for part, case in parts.items():
+            name = row.entry.spec.key if part == 'forward' else row.key
+            cases[f'{name}/{part}'] = case
     return cases
 
 
-@torch.no_grad()
-def _test_step(model: nn.Module, mode: Optional[bool],
-               batch: dict) -> Tuple[int, bool]:
-    """``test_step`` in a mask mode: (detections, whether with masks)."""
-    with mask_output(model, mode):
-        pred = model.test_step(copy.deepcopy(batch))[0].pred_instances
-    return len(pred), 'masks' in pred
-
-
-@torch.no_grad()
-def _forward(model: nn.Module, head: nn.Module, inputs: torch.Tensor):
-    """Backbone, neck and head forward (B, 3, H, W) -> head outputs."""
-    return head.forward(model.extract_feat(inputs))
-
-
-@torch.no_grad()
-def _post_process(model: nn.Module, mode: Optional[bool], head: nn.Module,
-                  outs: tuple, metas: List[dict]) -> int:
-    """``predict_by_feat`` of head outputs, rescaled to the image as
-    ``test_step`` does, in a mask mode; returns the detections."""
-    with mask_output(model, mode):
-        return len(
-            head.predict_by_feat(*outs, batch_img_metas=metas,
-                                 rescale=True)[0])
-
-
 # --------------------------------------------------------------- training
-def train_batch(entry: Entry, size: Tuple[int, int], num_gt: int,
-                seed: int) -> dict:
-    """A raw training batch with synthetic polygon GT for the model's
-    class count."""
-    num_classes = model_num_classes(entry.model)
-    gt = synthetic_gt(num_gt, size, num_classes, np.random.default_rng(seed))
-    return raw_batch(size, seed, gt)
-
-
-def model_num_classes(model: nn.Module) -> int:
-    """Class count of a detector's (first) head that declares one."""
-    for module in model.modules():
-        if module is not model and isinstance(
-                getattr(module, 'num_classes', None), int):
-            return module.num_classes
-    raise ValueError(f'{type(model).__name__} declares no num_classes')
-
-
-def train_step(model: nn.Module, batch: dict) -> float:
-    """Forward, losses and backward of one batch; returns the loss. The
-    ``step/`` profiler scopes cost nothing unless profiling."""
-    model.zero_grad(set_to_none=True)
-    with record_function(TOOL_SCOPE + 'data_preprocessor'):
-        data = model.data_preprocessor(copy.deepcopy(batch), True)
-    with record_function(TOOL_SCOPE + 'forward + losses'):
-        loss, _ = model.parse_losses(model(**data, mode='loss'))
-    with record_function(TOOL_SCOPE + 'backward'):
-        loss.backward()
-    return float(loss.detach())
-
-
-@contextmanager
-def module_scopes(model: nn.Module) -> Iterator[None]:
-    """A ``step/<name> forward`` profiler scope around every call of each
-    top-level module of the detector (backbone, neck, heads...)."""
-    handles, open_scopes = [], []
-
-    def enter(name):
-        def hook(module, args):
-            scope = record_function(f'{TOOL_SCOPE}{name} forward')
-            scope.__enter__()
-            open_scopes.append(scope)
-        return hook
-
-    def leave(module, args, output):
-        open_scopes.pop().__exit__(None, None, None)
-
-    for name, module in model.named_children():
-        if name != 'data_preprocessor':
-            handles.append(module.register_forward_pre_hook(enter(name)))
-            handles.append(module.register_forward_hook(leave))
-    try:
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
-
-
-def training_breakdown(model: nn.Module, batch: dict,
-                       device: torch.device) -> Dict[str, float]:
-    """Milliseconds of every profiler scope of one training step: the
-    tool's (``step/``) and the library's, read back with
-    ``key_averages()``.
-
-    Returns:
-        dict[str, float]: Scope name to its total time in the step (host
-        time on CPU, kernel time on CUDA), in :func:`scope_rank` order.
-    """
-    activities = [ProfilerActivity.CPU]
-    if device.type == 'cuda':
-        activities.append(ProfilerActivity.CUDA)
-    with module_scopes(model), profile(activities=activities) as prof:
-        train_step(model, batch)
-    attr = 'device_time_total' if device.type == 'cuda' else 'cpu_time_total'
-    times = {
-        event.key: getattr(event, attr) / 1000
-        for event in prof.key_averages()
-        if event.key.startswith((TOOL_SCOPE, ) + LIBRARY_SCOPES)
-    }
-    return {key: times[key] for key in sorted(times, key=scope_rank)}
-
-
-def scope_rank(key: str) -> Tuple[int, str]:
-    """Sort key of the breakdown rows: preprocessing, module forwards, the
-    library's scopes (by name), the whole forward, backward."""
-    if not key.startswith(TOOL_SCOPE):
-        return 2, key
-    rank = {
-        'data_preprocessor': 0,
-        'forward + losses': 3,
-        'backward': 4
-    }.get(key[len(TOOL_SCOPE):], 1)
-    return rank, ''
-
-
 def run_training(entries: List[Entry], args: argparse.Namespace,
                  device: torch.device) -> None:
     """Time the training step of every model round-robin, then measure its
@@ -527,7 +348,8 @@ def run_training(entries: List[Entry], args: argparse.Namespace,
     batches, cases = {}, {}
     for entry in entries:
         entry.model.train()
-        batch = train_batch(entry, args.train_size, args.num_gt, args.seed)
+        batch = synthetic_train_batch(entry.model, args.train_size,
+                                      args.num_gt, args.seed)
         batches[entry.spec.key] = batch
         cases[entry.spec.key] = (
             lambda m=entry.model, b=batch: train_step(m, b))
@@ -869,7 +691,7 @@ def main(argv: Optional[Sequence[str]] = None,
     prepare_inference(entries, batch, args.candidates, notes.append)
     start = time.perf_counter()
     timings = _benchmark.time_round_robin(
-        inference_cases(rows, batch), args.repeats, args.warmup, device)
+        timed_cases(rows, batch), args.repeats, args.warmup, device)
     out(f'inference timed ({time.perf_counter() - start:.0f} s)')
     numbers = results(rows, timings)
     short = [n['label'] for n in numbers if n['detections'] < 100]
