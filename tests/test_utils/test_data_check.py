@@ -1,10 +1,9 @@
 """Bad dataset input stops with a message naming the file."""
 import json
 import shutil
-import subprocess
-import sys
 
 import pytest
+from helpers.tools import main_exit
 from mmengine.config import Config
 
 from mmdet_ext.utils import DataCheckError, check_datasets, merge_cfg_options
@@ -65,21 +64,22 @@ def test_missing_image(repo_root, toy_copy):
 
 
 @pytest.mark.parametrize('tool', ['train', 'test'])
-def test_tools_exit_with_one_line_message(repo_root, toy_copy, tool):
+def test_tools_exit_with_one_line_message(monkeypatch, repo_root, toy_copy,
+                                          tool):
+    """Both tools run the check before building anything and exit with its
+    message as their one ``error:`` line."""
     ann = toy_copy / 'annotations' / 'instances_val.json'
     ann.write_text('{not json')
-    args = [sys.executable, str(repo_root / f'tools/{tool}.py'),
-            str(repo_root / TOY_CONFIG)]
+    args = [repo_root / TOY_CONFIG]
     if tool == 'test':
         ckpt = toy_copy / 'fake.pth'
         ckpt.write_bytes(b'')
-        args.append(str(ckpt))
-    args += ['--cfg-options', f'data_root={toy_copy}/']
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
-    assert proc.returncode != 0
-    assert 'Traceback' not in proc.stderr
-    assert 'instances_val.json' in proc.stderr
-    assert proc.stderr.strip().startswith('error:')
+        args.append(ckpt)
+    message = main_exit(monkeypatch, tool, *args, '--cfg-options',
+                        f'data_root={toy_copy}/')
+    assert message.startswith('error: ')
+    assert '\n' not in message
+    assert f'annotation file is not valid JSON: {ann} (' in message
 
 
 def test_unrasterizable_annotations_are_listed():
