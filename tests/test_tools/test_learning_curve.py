@@ -1,6 +1,6 @@
-"""Tests of ``tools/analysis_tools/learning_curve.py`` and of the config that
-``tools/misc/overfit.py`` builds (classes from the data, schedule scaled to
-the budget).
+"""Tests of :mod:`mmdet_ext.learnability` (the config of an overfit run:
+classes from the data, schedule scaled to the budget; the curve's
+bookkeeping) and of ``tools/analysis_tools/learning_curve.py`` around it.
 
 The unit tests edit loaded configs only; the curve's bookkeeping over
 configs, budgets and seeds runs with a fake trainer; one real run trains the
@@ -17,7 +17,10 @@ from mmengine.config import Config
 
 from conftest import REPO_ROOT, load_tool
 
-overfit_tool = load_tool('tools/misc/overfit.py')
+from mmdet_ext.learnability import learning_curve as curve_lib
+from mmdet_ext.learnability import overfit_loop as overfit_lib
+from mmdet_ext.utils import read_class_names, set_num_classes
+
 curve_tool = load_tool('tools/analysis_tools/learning_curve.py')
 
 POLAR_CONFIG = ('projects/PolarNeXt/configs/'
@@ -57,7 +60,7 @@ def _write_coco(path, categories):
 def test_schedule_scales_with_the_budget(budget, warmup_end, milestone):
     cfg = _load(POLAR_CONFIG)
     assert cfg.train_cfg.max_iters == 800  # the rule below assumes it
-    overfit_tool.scale_schedule(cfg, budget)
+    overfit_lib.scale_schedule(cfg, budget)
     warmup, steps = cfg.param_scheduler
     assert (warmup.type, warmup.begin, warmup.end) == ('LinearLR', 0,
                                                        warmup_end)
@@ -70,7 +73,7 @@ def test_schedule_scales_with_the_budget(budget, warmup_end, milestone):
 
 
 def test_scheduler_rule_for_other_entries():
-    scale = overfit_tool.scale_scheduler
+    scale = overfit_lib.scale_scheduler
     cosine = dict(type='CosineAnnealingLR', by_epoch=False, begin=200,
                   end=400, T_max=200)
     assert scale(cosine, 400, 100) == dict(cosine, begin=50, end=100,
@@ -84,7 +87,7 @@ def test_scheduler_rule_for_other_entries():
         train_cfg=dict(type='IterBasedTrainLoop', max_iters=400),
         param_scheduler=[dict(type='MultiStepLR', by_epoch=True,
                               milestones=[8, 11])]))
-    overfit_tool.scale_schedule(cfg, 100)
+    overfit_lib.scale_schedule(cfg, 100)
     assert cfg.param_scheduler[0].milestones == [8, 11]  # epochs untouched
 
 
@@ -92,7 +95,7 @@ def test_epoch_based_config_has_no_iteration_budget():
     cfg = Config(dict(train_cfg=dict(type='EpochBasedTrainLoop',
                                      max_epochs=12)))
     with pytest.raises(ValueError, match='iteration-based'):
-        overfit_tool.scale_schedule(cfg, 100)
+        overfit_lib.scale_schedule(cfg, 100)
 
 
 # ------------------------------------------------------------- classes
@@ -104,7 +107,7 @@ def test_epoch_based_config_has_no_iteration_budget():
 ])
 def test_every_num_classes_of_the_model_is_set(config, paths):
     cfg = _load(config)
-    assert sorted(overfit_tool.set_num_classes(cfg.model, 7,
+    assert sorted(set_num_classes(cfg.model, 7,
                                                'model')) == paths
     for path in paths:
         node = cfg
@@ -117,7 +120,7 @@ def test_rpn_stays_class_agnostic():
     model = dict(rpn_head=dict(num_classes=1),
                  roi_head=dict(bbox_head=[dict(num_classes=80),
                                           dict(num_classes=80)]))
-    assert overfit_tool.set_num_classes(model, 2, 'model') == [
+    assert set_num_classes(model, 2, 'model') == [
         'model.roi_head.bbox_head[0].num_classes',
         'model.roi_head.bbox_head[1].num_classes'
     ]
@@ -131,7 +134,7 @@ SEVEN_CLASSES = [(9, 'i'), (2, 'b'), (5, 'e'), (1, 'a'), (7, 'g'), (3, 'c'),
 def test_class_names_follow_the_labels_of_mmdet(tmp_path):
     from mmdet.datasets import CocoDataset
     ann_file = _write_coco(tmp_path / 'a.json', SEVEN_CLASSES)
-    classes = overfit_tool.read_class_names(str(ann_file))
+    classes = list(read_class_names(str(ann_file)))
     dataset = CocoDataset(ann_file=str(ann_file), metainfo=dict(
         classes=tuple(classes)), lazy_init=True, pipeline=[])
     dataset.load_data_list()  # maps the category ids to labels
@@ -146,7 +149,7 @@ def test_config_takes_classes_from_the_data(tmp_path):
     # Ids out of order and non-contiguous.
     ann_file = _write_coco(tmp_path / 'annotations' / 'instances_val.json',
                            SEVEN_CLASSES)
-    cfg = overfit_tool.build_overfit_config(
+    cfg = overfit_lib.build_overfit_config(
         POLAR_CONFIG, str(tmp_path), str(ann_file), split='val',
         cfg_options=['train_cfg.max_iters=100', 'train_cfg.val_interval=7'])
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
@@ -167,7 +170,7 @@ def test_config_takes_classes_from_the_data(tmp_path):
 
 def test_user_options_override_the_classes(tmp_path):
     ann_file = _write_coco(tmp_path / 'a.json', [(1, 'thing')])
-    cfg = overfit_tool.build_overfit_config(
+    cfg = overfit_lib.build_overfit_config(
         POLAR_CONFIG, str(tmp_path), str(ann_file),
         cfg_options=['model.bbox_head.num_classes=3'])
     assert cfg.model.bbox_head.num_classes == 3
@@ -180,7 +183,7 @@ def test_test_output_metrics_are_parsed():
               'coco/bbox_mAP: 0.4640  coco/bbox_mAP_50: 0.8810  '
               'coco/segm_mAP: 0.4250  coco/segm_mAP_50: 0.8000  '
               'coco/segm_mAP_75: 0.3750  coco/segm_mAP_s: -1.0000')
-    assert overfit_tool.parse_metrics(output) == dict(
+    assert overfit_lib.parse_metrics(output) == dict(
         bbox_mAP=0.464, bbox_mAP_50=0.881, segm_mAP=0.425, segm_mAP_50=0.8,
         segm_mAP_75=0.375, segm_mAP_s=-1.0)
 
@@ -189,11 +192,11 @@ def test_no_detection_is_zero_ap():
     output = ('mmengine - ERROR - coco_metric.py - compute_metrics - 465 - '
               'The testing results of the whole dataset is empty.\n'
               'Iter(test) [2/2]    data_time: 0.0120  time: 0.3434')
-    assert overfit_tool.parse_metrics(output, ['segm']) == dict(
+    assert overfit_lib.parse_metrics(output, ['segm']) == dict(
         segm_mAP=0.0, segm_mAP_50=0.0, segm_mAP_75=0.0)
-    assert overfit_tool.parse_metrics('Iter(test) [2/2] time: 0.3') == {}
+    assert overfit_lib.parse_metrics('Iter(test) [2/2] time: 0.3') == {}
     cfg = _load(POLAR_CONFIG)
-    assert overfit_tool.evaluated_kinds(cfg) == ['bbox', 'segm']
+    assert overfit_lib.evaluated_kinds(cfg) == ['bbox', 'segm']
 
 
 # ------------------------------------------------- curve bookkeeping
@@ -204,7 +207,7 @@ def test_rows_average_over_seeds():
         for s, ap in ((0, 0.2), (1, 0.4))
     ] + [dict(config='b.py', label='b', iters=100, seed=0, oracle=None,
               metrics=dict(segm_mAP=0.1))]
-    rows = curve_tool.build_rows(runs, [dict(key='K36', AP=0.6)])
+    rows = curve_lib.build_rows(runs, [dict(key='K36', AP=0.6)])
     a, b = rows
     assert a['num_runs'] == 2
     assert a['segm_mAP']['mean'] == pytest.approx(0.3)
@@ -228,12 +231,12 @@ def test_finished_run_is_reused_only_with_the_same_settings(
         calls.append(settings)
         return dict(segm_mAP=len(calls) / 10)
 
-    monkeypatch.setattr(curve_tool.overfit_tool, 'overfit', fake_overfit)
+    monkeypatch.setattr(curve_lib, 'overfit', fake_overfit)
     settings = dict(data_root='/d', split='train', num_images=4,
                     max_iters=100, cfg_options=[])
     sub_dir = tmp_path / 'run'
     sub_dir.mkdir()
-    train = curve_tool.train_or_reuse
+    train = curve_lib.train_or_reuse
     assert train('a.py', str(sub_dir), settings) == dict(
         metrics=dict(segm_mAP=0.1), reused=False)
     assert train('a.py', str(sub_dir), settings) == dict(
@@ -272,14 +275,14 @@ def one_class_root(toy_root, tmp_path_factory):
 
 
 def test_oracle_follows_the_polar_head():
-    assert curve_tool.oracle_settings(POLAR_CONFIG) == dict(
+    assert curve_lib.oracle_settings(POLAR_CONFIG) == dict(
         num_rays=36, center='centroid', mode='farthest', parts='largest')
-    assert curve_tool.oracle_settings(POLAR_CONFIG, [
+    assert curve_lib.oracle_settings(POLAR_CONFIG, [
         'model.bbox_head.num_rays=24',
         'model.bbox_head.target_builder.ray_origin=inside'
     ]) == dict(num_rays=24, center='inside', mode='farthest',
                parts='largest')
-    assert curve_tool.oracle_settings(MASK_RCNN_CONFIG) is None
+    assert curve_lib.oracle_settings(MASK_RCNN_CONFIG) is None
 
 
 def _check_png(path):
@@ -301,7 +304,7 @@ def test_curve_over_configs_budgets_and_seeds(one_class_root, tmp_path,
         ap = settings['max_iters'] / 10 + seed / 100
         return dict(segm_mAP=ap, segm_mAP_50=ap, segm_mAP_75=ap)
 
-    monkeypatch.setattr(curve_tool.overfit_tool, 'overfit', fake_overfit)
+    monkeypatch.setattr(curve_lib, 'overfit', fake_overfit)
     curve = curve_tool.learning_curve(
         [POLAR_CONFIG, SOLOV2_CONFIG], str(one_class_root), iters=[2, 4],
         work_dir=str(tmp_path), num_images=2, seeds=[0, 2], oracle_rays=12)
@@ -373,7 +376,7 @@ def test_curve_row_and_oracle(curve):
     assert (row['label'], row['iters'], row['num_runs']) == (
         'polarnext_r18_fpn_overfit-coco128-cpu', 2, 1)
     assert row['oracle'] == oracle['key']
-    for name in curve_tool.METRICS:
+    for name in curve_lib.METRICS:
         assert row[name]['mean'] == run['metrics'][name]
         assert 0.0 <= row[name]['mean'] <= 1.0
     assert row['oracle_fraction'] == pytest.approx(
