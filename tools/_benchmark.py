@@ -203,17 +203,23 @@ def format_table(headers: Sequence[str],
     return table.table if title is None else f'{title}\n{table.table}'
 
 
+def fmt_value(value: Optional[float], spec: str, suffix: str = '') -> str:
+    """``value`` in the format ``spec`` (``—`` for None or nan)."""
+    if value is None or value != value:
+        return '—'
+    return format(value, spec) + suffix
+
+
 def fmt_ms(value: Optional[float]) -> str:
     """Milliseconds with a precision that suits their magnitude (``—`` for
     None or nan)."""
-    if value is None or value != value:
-        return '—'
-    return f'{value:.1f}' if value >= 10 else f'{value:.2f}'
+    return fmt_value(value, '.1f' if value is not None and value >= 10
+                     else '.2f')
 
 
 def fmt_ratio(value: Optional[float]) -> str:
     """A ratio as ``'1.03x'`` (``—`` for None or nan)."""
-    return '—' if value is None or value != value else f'{value:.2f}x'
+    return fmt_value(value, '.2f', 'x')
 
 
 # ------------------------------------------------------------- environment

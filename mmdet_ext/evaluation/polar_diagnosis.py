@@ -38,7 +38,7 @@ from pycocotools.coco import COCO
 from mmdet_ext.geometry.hard_rasterizer import vertices_to_rle
 from mmdet_ext.utils.config_utils import merge_cfg_options
 from .coco_segm_eval import load_coco, segm_metrics
-from .polar_oracle import run_oracle
+from .polar_oracle import polar_head_settings, run_oracle
 
 METRICS = ('AP', 'AP50', 'AP75')
 
@@ -266,10 +266,7 @@ def diagnose_checkpoint(config: str,
                       float(cfg.model.test_cfg.nms.iou_threshold),
                       int(cfg.model.test_cfg.get('max_per_img', 100)))
     if oracle:
-        head = cfg.model.bbox_head
+        # The representation of the model's head, K rays included.
         result['oracle'] = run_oracle(
-            ann_file,
-            num_rays=head.get('num_rays', 36),
-            center=head.get('target_builder', {}).get('ray_origin',
-                                                      'centroid'))
+            ann_file, **(polar_head_settings(cfg.model) or {}))
     return result

@@ -47,11 +47,15 @@ from mmdet_ext.geometry.polygon_ops import points_in_polygons
 from mmdet_ext.geometry.ray_origin import ORIGIN_METHODS, compute_ray_origins
 from mmdet_ext.geometry.ray_targets import RAY_MODES
 from mmdet_ext.structures.mask_tracing import gt_polygon_tensor
+from mmdet_ext.structures.polygons import PolygonTensor
 from mmdet_ext.task_modules.polar_ray_coder import PolarRayCoder
 from mmdet_ext.utils.config_utils import check_choice
 from .coco_segm_eval import load_coco, segm_metrics
 
 PART_CHOICES = ('largest', 'all')
+# run_oracle's defaults: the official PolarMask / PolarNeXt representation.
+DEFAULT_SETTINGS = dict(num_rays=36, center='centroid', mode='farthest',
+                        parts='largest')
 # COCO's object size ranges (areas in pixels), as in COCOeval.
 SMALL_AREA, MEDIUM_AREA = 32**2, 96**2
 # Objects per geometry batch: bounds the padded (N, V) polygon tensors.
@@ -134,6 +138,60 @@ def _image_groups(coco: COCO, group_size: int,
         yield group
 
 
+def polar_head_settings(model_cfg: Optional[dict]) -> Optional[dict]:
+    """The polar representation a config's polar head learns.
+
+    Args:
+        model_cfg (dict, optional): ``cfg.model``.
+
+    Returns:
+        dict | None: ``num_rays``, ``center``, ``mode`` and ``parts`` (as
+        :func:`run_oracle` takes them) of the ``bbox_head`` or ``mask_head``
+        that has ``num_rays``, ``DEFAULT_SETTINGS`` where the head leaves
+        one unset; None for a model without a polar head.
+    """
+    heads = [(model_cfg or {}).get(key) or {}
+             for key in ('bbox_head', 'mask_head')]
+    head = next((head for head in heads if 'num_rays' in head), None)
+    if head is None:
+        return None
+    builder = head.get('target_builder') or {}
+    coder = builder.get('ray_coder') or {}
+    found = dict(num_rays=head.get('num_rays'),
+                 center=builder.get('ray_origin'), mode=coder.get('mode'),
+                 parts=builder.get('ray_target_parts'))
+    return {key: default if found[key] is None else found[key]
+            for key, default in DEFAULT_SETTINGS.items()}
+
+
+def polar_rays(polygons: PolygonTensor, num_rays: int = 36,
+               center: str = 'centroid', mode: str = 'farthest',
+               parts: str = 'largest'
+               ) -> Tuple[torch.Tensor, torch.Tensor, PolygonTensor]:
+    """Ray origins and ray end points of N objects, as a polar head's
+    targets encode them.
+
+    Args:
+        polygons (PolygonTensor): The objects' polygons (all parts).
+        num_rays (int): K.
+        center (str): Ray origin method, one of ``ORIGIN_METHODS``.
+        mode (str): 'farthest' (official) or 'nearest' crossing.
+        parts (str): 'largest' (official) or 'all' parts for the rays; the
+            centroid is always that of the largest part (official).
+
+    Returns:
+        tuple: ``origins`` (N, 2), ``ends`` (N, K, 2) (the ray targets
+        decoded back to points: the oracle K-gon) and the polygons the rays
+        were cast against.
+    """
+    ray_polygons = polygons.largest_part() if parts == 'largest' \
+        else polygons
+    origins = compute_ray_origins(ray_polygons, method=center)
+    coder = PolarRayCoder(num_rays, mode)
+    ends = coder.decode(origins, coder.encode(origins, ray_polygons.edges()))
+    return origins, ends, ray_polygons
+
+
 def oracle_vertices(segmentations: Sequence,
                     num_rays: int = 36,
                     center: str = 'centroid',
@@ -148,12 +206,7 @@ def oracle_vertices(segmentations: Sequence,
         segmentations (Sequence): Per object, its COCO segmentation: flat
             polygon parts, or an RLE dict (traced, see
             :func:`~mmdet_ext.structures.mask_tracing.instance_polygons`).
-        num_rays (int): K.
-        center (str): Ray origin method, one of ``ORIGIN_METHODS``.
-        mode (str): 'farthest' (official) or 'nearest' crossing.
-        parts (str): 'largest' (official) or 'all' parts for the rays and
-            the inside tests; the centroid is always that of the largest
-            part (official), which stays meaningful for scattered parts.
+        num_rays, center, mode, parts: See :func:`polar_rays`.
         device (str): Device of the geometry.
         dtype (torch.dtype): Float dtype of the geometry.
 
@@ -163,16 +216,13 @@ def oracle_vertices(segmentations: Sequence,
         and the sanitisation counters of ``PolygonTensor``.
     """
     polygons = gt_polygon_tensor(segmentations, device, dtype)
-    if parts == 'largest':
-        polygons = polygons.largest_part()
-    origins = compute_ray_origins(polygons, method=center)
-    edges = polygons.edges()
-    coder = PolarRayCoder(num_rays, mode)
-    vertices = coder.decode(origins, coder.encode(origins, edges))
+    origins, vertices, ray_polygons = polar_rays(polygons, num_rays, center,
+                                                 mode, parts)
     obj_inds = torch.arange(len(polygons), device=polygons.device)
-    inside = points_in_polygons(origins, *edges, obj_inds)
-    return (vertices.cpu().double().numpy(), polygons.valid.cpu().numpy(),
-            inside.cpu().numpy(), dict(polygons.dropped))
+    inside = points_in_polygons(origins, *ray_polygons.edges(), obj_inds)
+    return (vertices.cpu().double().numpy(),
+            ray_polygons.valid.cpu().numpy(), inside.cpu().numpy(),
+            dict(ray_polygons.dropped))
 
 
 def _diagonal_ious(dts: List[dict], gts: List[dict]) -> np.ndarray:

@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import fuse_conv_bn
 from mmengine.analysis import get_model_complexity_info
-from mmengine.config import ConfigDict
+from mmengine.config import Config, ConfigDict
 from mmengine.device import get_max_cuda_memory
 from mmengine.runner import load_checkpoint
 from mmengine.structures import InstanceData
@@ -489,3 +489,24 @@ def _post_process(model: nn.Module, mode: Optional[bool], head: nn.Module,
         return len(
             head.predict_by_feat(*outs, batch_img_metas=metas,
                                  rescale=True)[0])
+
+
+def with_fcos_head(cfg: Config) -> Config:
+    """The detector of ``cfg`` with an FCOS head of the same width, levels
+    and norm (MMDetection's FCOS R-50 head and test settings otherwise)."""
+    head = cfg.model.bbox_head
+    cfg.model.type = 'FCOS'
+    cfg.model.bbox_head = dict(
+        type='FCOSHead',
+        num_classes=head.num_classes,
+        in_channels=head.in_channels,
+        feat_channels=head.get('feat_channels', 256),
+        stacked_convs=head.get('stacked_convs', 4),
+        strides=head.get('strides', [8, 16, 32, 64, 128]),
+        norm_cfg=head.get('norm_cfg', dict(type='GN', num_groups=32)))
+    test_cfg = cfg.model.test_cfg
+    cfg.model.test_cfg = dict(
+        nms_pre=test_cfg.nms_pre, min_bbox_size=0,
+        score_thr=test_cfg.score_thr, nms=test_cfg.nms,
+        max_per_img=test_cfg.max_per_img)
+    return cfg

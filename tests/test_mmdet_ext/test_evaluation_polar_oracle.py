@@ -235,3 +235,32 @@ def test_coco128_val_is_plausible():
     assert runs[72]['AP'] >= runs[36]['AP'] >= runs[18]['AP']
     assert runs[72]['mean_iou'] >= runs[36]['mean_iou'] >= runs[18][
         'mean_iou']
+
+
+def test_polar_head_settings_fill_the_official_defaults():
+    from mmdet_ext.evaluation.polar_oracle import polar_head_settings
+    head = dict(num_rays=24, target_builder=dict(
+        ray_origin='inside', ray_coder=dict(mode='nearest')))
+    assert polar_head_settings(dict(bbox_head=head)) == dict(
+        num_rays=24, center='inside', mode='nearest', parts='largest')
+    assert polar_head_settings(dict(mask_head=dict(num_rays=18)))[
+        'num_rays'] == 18
+    assert polar_head_settings(dict(mask_head=dict(type='SOLOV2Head'))) \
+        is None
+    assert polar_head_settings(None) is None
+
+
+def test_polar_rays_end_on_the_outline_of_the_used_parts():
+    from mmdet_ext.evaluation.polar_oracle import polar_rays
+    from mmdet_ext.structures.mask_tracing import gt_polygon_tensor
+    polygons = gt_polygon_tensor([[square(10, 10, 40), square(80, 80, 10)]])
+    origins, ends, used = polar_rays(polygons, num_rays=8)
+    assert origins.tolist() == pytest.approx([[30., 30.]])
+    assert ends.shape == (1, 8, 2)
+    # 8 rays from the centre of the largest part hit its sides and corners
+    border = np.minimum(np.abs(ends[0].numpy() - 10).min(-1),
+                        np.abs(ends[0].numpy() - 50).min(-1))
+    assert border.max() < 1e-6
+    assert len(used.to_list()[0]) == 1  # the small part is not used
+    _, ends_all, used_all = polar_rays(polygons, num_rays=8, parts='all')
+    assert len(used_all.to_list()[0]) == 2

@@ -113,7 +113,7 @@ def test_browse_dataset_draws_polar_targets(repo_root, toy_root, tmp_path):
 def test_polar_settings_from_config_and_command_line():
     tool = load_tool('tools/analysis_tools/browse_dataset.py')
     args = argparse.Namespace(
-        num_rays=None, ray_origin=None, ray_mode=None, ray_parts=None)
+        num_rays=None, center=None, mode=None, parts=None)
     cfg = Config(
         dict(
             model=dict(
@@ -124,16 +124,20 @@ def test_polar_settings_from_config_and_command_line():
                         ray_target_parts='all',
                         ray_coder=dict(mode='nearest'))))))
     assert tool.polar_settings(cfg, args) == dict(
-        num_rays=24, ray_origin='inside', ray_mode='nearest',
-        ray_parts='all')
-    args.num_rays, args.ray_mode = 12, 'farthest'
+        num_rays=24, center='inside', mode='nearest', parts='all')
+    args.num_rays, args.mode = 12, 'farthest'
     assert tool.polar_settings(cfg, args)['num_rays'] == 12
-    assert tool.polar_settings(cfg, args)['ray_mode'] == 'farthest'
+    assert tool.polar_settings(cfg, args)['mode'] == 'farthest'
     # no polar head: PolarNeXt's official defaults
-    plain = argparse.Namespace(
-        num_rays=None, ray_origin=None, ray_mode=None, ray_parts=None)
+    plain = argparse.Namespace(num_rays=None, center=None, mode=None,
+                               parts=None)
     assert tool.polar_settings(Config(dict(model=dict(
-        mask_head=dict(type='SOLOV2Head')))), plain) == tool.DEFAULT_POLAR
+        mask_head=dict(type='SOLOV2Head')))), plain) == dict(
+            num_rays=36, center='centroid', mode='farthest', parts='largest')
+    # a head that leaves the origin unset gets the official one
+    partial = Config(dict(model=dict(bbox_head=dict(num_rays=18))))
+    assert tool.polar_settings(partial, plain) == dict(
+        num_rays=18, center='centroid', mode='farthest', parts='largest')
 
 
 def test_polar_targets_of_gt():
@@ -143,7 +147,7 @@ def test_polar_targets_of_gt():
     gt = InstanceData(
         labels=torch.tensor([0, 1]),
         masks=PolygonMasks([square, [np.array([0., 0., 1., 1.])]], 60, 60))
-    tool.add_polar_targets(gt, dict(tool.DEFAULT_POLAR))
+    tool.add_polar_targets(gt, dict(tool.DEFAULT_SETTINGS))
     assert gt.origins[0].tolist() == pytest.approx([30., 30.])
     ends = gt.ray_ends[0]
     assert ends.shape == (36, 2)
@@ -163,7 +167,7 @@ def test_polar_targets_of_bitmap_gt():
     bitmaps[0, 10:50, 10:50] = 1  # pixels 10..49: outline at 10 and 50
     gt = InstanceData(
         labels=torch.tensor([0, 1]), masks=BitmapMasks(bitmaps, 60, 60))
-    tool.add_polar_targets(gt, dict(tool.DEFAULT_POLAR))
+    tool.add_polar_targets(gt, dict(tool.DEFAULT_SETTINGS))
     assert gt.polygons[0][0].reshape(-1, 2).tolist() == [[10, 10], [10, 50],
                                                          [50, 50], [50, 10]]
     assert gt.origins[0].tolist() == pytest.approx([30., 30.])

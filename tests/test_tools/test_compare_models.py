@@ -19,7 +19,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from conftest import REPO_ROOT, load_tool
-from mmdet_ext.utils.benchmark import build_model, force_detections, raw_batch
+from mmdet_ext.utils.benchmark import (build_model, force_detections,
+                                       raw_batch, with_fcos_head)
 
 SCRIPT = 'tools/analysis_tools/compare_models.py'
 QUICK = [
@@ -218,7 +219,7 @@ def test_bad_arguments(tool):
 
 def test_fcos_head_keeps_backbone_and_neck(tool):
     cfg = Config.fromfile(str(REPO_ROOT / tool.SPECS['polarnext'].r50))
-    fcos = tool.with_fcos_head(Config.fromfile(
+    fcos = with_fcos_head(Config.fromfile(
         str(REPO_ROOT / tool.SPECS['polarnext'].r50)))
     assert fcos.model.type == 'FCOS'
     assert fcos.model.bbox_head.type == 'FCOSHead'

@@ -5,13 +5,12 @@
 import argparse
 import os.path as osp
 import sys
-from typing import Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import _bootstrap  # noqa: E402,F401  (repo on sys.path, project registries)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.structures import InstanceData  # noqa: E402
 from mmengine.utils import ProgressBar, import_modules_from_strings  # noqa
@@ -20,18 +19,12 @@ import mmdet_ext.visualization  # noqa: E402,F401  (PolarDetVisualizer)
 from mmdet.models.utils import mask2ndarray  # noqa: E402
 from mmdet.registry import DATASETS, VISUALIZERS  # noqa: E402
 from mmdet.structures.bbox import BaseBoxes  # noqa: E402
-from mmdet_ext.geometry.ray_origin import (ORIGIN_METHODS,  # noqa: E402
-                                           compute_ray_origins)
+from mmdet_ext.evaluation.polar_oracle import (  # noqa: E402
+    DEFAULT_SETTINGS, PART_CHOICES, polar_head_settings, polar_rays)
+from mmdet_ext.geometry.ray_origin import ORIGIN_METHODS  # noqa: E402
 from mmdet_ext.geometry.ray_targets import RAY_MODES  # noqa: E402
 from mmdet_ext.structures.mask_tracing import gt_polygon_tensor  # noqa
-from mmdet_ext.task_modules.polar_ray_coder import PolarRayCoder  # noqa
 from mmdet_ext.utils import merge_cfg_options  # noqa: E402
-
-# Used when the config has no polar head (PolarNeXt's official values).
-DEFAULT_POLAR = dict(
-    num_rays=36, ray_origin='centroid', ray_mode='farthest',
-    ray_parts='largest')
-
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Browse a dataset')
@@ -60,18 +53,21 @@ def parse_args(argv=None):
         help='rays per object (default: the polar head\'s, else 36)')
     parser.add_argument(
         '--ray-origin',
+        dest='center',
         choices=ORIGIN_METHODS,
         default=None,
         help='ray origin (default: the polar head\'s, else centroid)')
     parser.add_argument(
         '--ray-mode',
+        dest='mode',
         choices=RAY_MODES,
         default=None,
         help='farthest or nearest crossing (default: the polar head\'s, '
         'else farthest)')
     parser.add_argument(
         '--ray-parts',
-        choices=['largest', 'all'],
+        dest='parts',
+        choices=PART_CHOICES,
         default=None,
         help='polygon parts the rays target (default: the polar head\'s, '
         'else largest)')
@@ -87,36 +83,14 @@ def parse_args(argv=None):
     return args
 
 
-def polar_head_cfg(cfg: Config) -> Optional[ConfigDict]:
-    """The model's head that has ``num_rays`` (a polar head), or None."""
-    model = cfg.get('model', None) or {}
-    for key in ('bbox_head', 'mask_head'):
-        head = model.get(key, None)
-        if head is not None and 'num_rays' in head:
-            return head
-    return None
-
-
 def polar_settings(cfg: Config, args: argparse.Namespace) -> dict:
     """Number of rays, origin method, crossing mode and target parts: the
-    command line first, then the config's polar head, then
-    :data:`DEFAULT_POLAR`."""
-    settings = dict(DEFAULT_POLAR)
-    head = polar_head_cfg(cfg)
-    if head is not None:
-        builder = head.get('target_builder', None) or {}
-        coder = builder.get('ray_coder', None) or {}
-        found = dict(
-            num_rays=head.get('num_rays'),
-            ray_origin=builder.get('ray_origin'),
-            ray_mode=coder.get('mode'),
-            ray_parts=builder.get('ray_target_parts'))
-        settings.update({k: v for k, v in found.items() if v is not None})
-    for key in settings:
-        value = getattr(args, key)
-        if value is not None:
-            settings[key] = value
-    return settings
+    command line first, then the config's polar head, then the official
+    values (:func:`mmdet_ext.evaluation.polar_oracle.polar_head_settings`).
+    """
+    settings = polar_head_settings(cfg.get('model')) or DEFAULT_SETTINGS
+    return {key: value if getattr(args, key) is None else getattr(args, key)
+            for key, value in settings.items()}
 
 
 def add_polar_targets(gt_instances: InstanceData, settings: dict) -> None:
@@ -124,20 +98,15 @@ def add_polar_targets(gt_instances: InstanceData, settings: dict) -> None:
     ``ray_ends`` (N, K, 2) (ray targets decoded to points) to the GT.
 
     Polygon masks are used as they are, bitmaps (``poly2mask=True``) are
-    traced into pixel-exact outlines (:func:`gt_polygon_tensor`, as the
-    polar oracle). Objects without a valid part get NaN origins and ends
-    (not drawn).
+    traced into pixel-exact outlines (:func:`gt_polygon_tensor`), and the
+    rays are the polar oracle's (:func:`polar_rays`). Objects without a
+    valid part get NaN origins and ends (not drawn).
     """
     masks = gt_instances.get('masks', None)
     if masks is None or len(gt_instances) == 0:
         return
     polygons = gt_polygon_tensor(masks)
-    ray_polys = polygons.largest_part() \
-        if settings['ray_parts'] == 'largest' else polygons
-    origins = compute_ray_origins(ray_polys, method=settings['ray_origin'])
-    coder = PolarRayCoder(
-        num_rays=settings['num_rays'], mode=settings['ray_mode'])
-    ends = coder.decode(origins, coder.encode(origins, ray_polys))
+    origins, ends, _ = polar_rays(polygons, **settings)
     invalid = ~polygons.valid
     origins[invalid] = float('nan')
     ends[invalid] = float('nan')

@@ -70,7 +70,8 @@ from mmdet_ext.utils import merge_cfg_options  # noqa: E402
 from mmdet_ext.utils.benchmark import (build_model,  # noqa: E402
                                        force_detections, forward_gmacs,
                                        has_mask_output, inference_cases,
-                                       needs_forced_detections, raw_batch)
+                                       needs_forced_detections, raw_batch,
+                                       with_fcos_head)
 from mmdet_ext.utils.train_step_profile import (  # noqa: E402
     scope_rank, synthetic_train_batch, train_step, training_breakdown)
 
@@ -204,27 +205,6 @@ def parse_pairs(items: Optional[Sequence[str]], option: str) -> dict:
                              f'choose from {", ".join(SPECS)}')
         pairs[name] = path
     return pairs
-
-
-def with_fcos_head(cfg: Config) -> Config:
-    """The detector of ``cfg`` with an FCOS head of the same width, levels
-    and norm (MMDetection's FCOS R-50 head and test settings otherwise)."""
-    head = cfg.model.bbox_head
-    cfg.model.type = 'FCOS'
-    cfg.model.bbox_head = dict(
-        type='FCOSHead',
-        num_classes=head.num_classes,
-        in_channels=head.in_channels,
-        feat_channels=head.get('feat_channels', 256),
-        stacked_convs=head.get('stacked_convs', 4),
-        strides=head.get('strides', [8, 16, 32, 64, 128]),
-        norm_cfg=head.get('norm_cfg', dict(type='GN', num_groups=32)))
-    test_cfg = cfg.model.test_cfg
-    cfg.model.test_cfg = dict(
-        nms_pre=test_cfg.nms_pre, min_bbox_size=0,
-        score_thr=test_cfg.score_thr, nms=test_cfg.nms,
-        max_per_img=test_cfg.max_per_img)
-    return cfg
 
 
 def build_entries(args: argparse.Namespace, device: torch.device,
@@ -427,10 +407,6 @@ def _or_none(value: float) -> Optional[float]:
     return None if value != value else value
 
 
-def _cell(value: Optional[float], fmt: str, suffix: str = '') -> str:
-    return '—' if value is None else format(value, fmt) + suffix
-
-
 def table_markdown(numbers: List[dict]) -> str:
     """The comparison table (Markdown)."""
     ref = next(n['label'] for n in numbers if n['reference'])
@@ -444,19 +420,19 @@ def table_markdown(numbers: List[dict]) -> str:
     for n in numbers:
         row = [
             n['label'],
-            f'{n["params_m"]:.1f}', _cell(_or_none(n['gmacs']), '.1f'),
+            f'{n["params_m"]:.1f}', _benchmark.fmt_value(n['gmacs'], '.1f'),
             f'{n["inference_ms"]:.1f}',
             _benchmark.fmt_ms(n['forward_ms']),
             _benchmark.fmt_ms(n['post_ms']), f'{n["fps"]:.2f}',
             _benchmark.fmt_ratio(n['inference_ratio']),
             f'{n["detections"]}' + ('' if n['has_masks'] else ' (no masks)'),
-            _cell(n['train_ms'], '.0f'),
+            _benchmark.fmt_value(n['train_ms'], '.0f'),
             _benchmark.fmt_ratio(n['train_ratio']),
-            _cell(n['train_memory_mb'], '.0f'),
+            _benchmark.fmt_value(n['train_memory_mb'], '.0f'),
             _benchmark.fmt_ratio(n['memory_ratio'])
         ]
         if with_ap:
-            row.append(_cell(None if n['segm_mAP'] is None else
+            row.append(_benchmark.fmt_value(None if n['segm_mAP'] is None else
                              100 * n['segm_mAP'], '.1f'))
         rows.append(row)
     return _benchmark.format_table(headers, rows, markdown=True)
