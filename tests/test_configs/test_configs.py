@@ -41,7 +41,7 @@ def test_configs_found():
 def test_config_builds(path):
     cfg = _load(path)
     model = MODELS.build(_without_pretrained(cfg.model))
-    assert sum(p.numel() for p in model.parameters()) > 0
+    assert type(model).__name__ == cfg.model.type.split('.')[-1]
     text = (REPO_ROOT / path).read_text()
     assert not re.search(r"['\"](/|[A-Z]:\\\\)", text), 'absolute path'
 

@@ -7,15 +7,14 @@ the next step threw every logit to +5..+40 and the saturated sigmoid left no gra
 These tests pin both the mechanism (MMDetection's DiceLoss as SOLOv2 configures it) and
 the config that avoids it; the R-50 COCO config keeps MMDetection's schedule.
 """
-import os.path as osp
-
 import pytest
 import torch
 from mmengine.config import Config
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TINY = osp.join(ROOT, 'configs/solov2/solov2_r18_fpn_overfit-coco128-cpu.py')
-COCO = osp.join(ROOT, 'configs/solov2/solov2_r50_fpn_1x_coco.py')
+from conftest import REPO_ROOT
+
+TINY = str(REPO_ROOT / 'configs/solov2/solov2_r18_fpn_overfit-coco128-cpu.py')
+COCO = str(REPO_ROOT / 'configs/solov2/solov2_r50_fpn_1x_coco.py')
 
 
 def _dice_grad(logit: float, target: torch.Tensor) -> float:
