@@ -184,7 +184,9 @@ def test_top_cost_matcher_limits_positives_per_object():
     head = make_head('PolarMask', **LADDER['top-cost matcher'])
     _, pos = targets(head, gt([[square(20, 20, 100, 100)]], [0]))
     assert 0 < len(pos) <= 9
-    assert pos.soft_masks is not None
+    # the matcher ranks by predicted masks: built for every positive
+    assert pos.soft_masks.shape == pos.target_masks.shape
+    assert pos.soft_masks.shape[0] == len(pos)
 
 
 def test_bad_options_are_named():
