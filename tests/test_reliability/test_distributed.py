@@ -19,17 +19,17 @@ first flips), a plain batch sampler (``AspectRatioBatchSampler`` groups
 differently for batch 1 and 2), equal image sizes (no batch padding
 difference) and the same initial weights (``load_from``).
 """
-import re
 import sys
 
 import pytest
 import torch
-from conftest import run_distributed, run_tool
 from bad_dataset import THREE_CLASS_IDS, class_names, make_bad_dataset
+from helpers.tools import train_scalars
 from mmengine.registry import DefaultScope
 from mmengine.runner import save_checkpoint
 from polar_configs import polar_config_params, tiny_config
 
+from conftest import run_distributed, run_tool
 from mmdet.registry import MODELS
 
 NUM_ITERS = 4
@@ -78,8 +78,9 @@ def _initial_weights(cfg, path):
     return path
 
 
-def _grad_norms(output):
-    return [float(v) for v in re.findall(r'grad_norm: ([0-9.]+)', output)]
+def _grad_norms(work_dir):
+    """The gradient norm of every iteration (rank 0's scalars.json)."""
+    return [s['grad_norm'] for s in train_scalars(work_dir)]
 
 
 def _weights(work_dir):
@@ -105,10 +106,10 @@ def _relative_update_error(start, ref, other):
 @pytest.mark.slow
 @pytest.mark.parametrize('config', polar_config_params())
 def test_two_processes_match_one_with_the_same_total_batch(
-        config, repo_root, bad_data, tmp_path):
+        config, bad_data, tmp_path):
     config = _config(config, bad_data, tmp_path)
     single, dist = tmp_path / 'single', tmp_path / 'dist'
-    out_single = run_tool([
+    run_tool([
         sys.executable, 'tools/train.py', config, '--work-dir', single
     ])
     dist_cmd = [
@@ -118,7 +119,7 @@ def test_two_processes_match_one_with_the_same_total_batch(
     out_dist = run_distributed(dist_cmd)
     assert 'CPU distributed: gloo, rank 0 of 2' in out_dist
 
-    norms_single, norms_dist = _grad_norms(out_single), _grad_norms(out_dist)
+    norms_single, norms_dist = _grad_norms(single), _grad_norms(dist)
     assert len(norms_single) == len(norms_dist) == NUM_ITERS
     assert norms_dist == pytest.approx(norms_single, rel=1e-4)
 
