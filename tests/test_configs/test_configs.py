@@ -397,3 +397,23 @@ def test_polar_base_configs_show_the_target_options():
     assert builder_options - derived - not_applicable == options
     assert set(PolarMaskHead.DERIVED_TARGET_OPTIONS) >= {
         'num_classes', 'num_rays', 'with_masks'}
+
+
+def test_runners_in_one_process_do_not_share_a_visualizer(toy_root, tmp_path):
+    """compare_models evaluates every checkpoint with its own Runner in one
+    process; with MMDetection's fixed visualizer name the second Runner
+    reused the first one's visualizer and wrote to its deleted work dir."""
+    import shutil
+
+    from mmengine.runner import Runner
+    cfg = _load('projects/PolarNeXt/configs/polarnext_r18_fpn_toy-cpu.py')
+    cfg.data_root = f'{toy_root}/'
+    visualizers = []
+    for name in ('first', 'second'):
+        run_cfg = copy.deepcopy(cfg)
+        run_cfg.work_dir = str(tmp_path / name)
+        run_cfg.experiment_name = name
+        runner = Runner.from_cfg(run_cfg)
+        visualizers.append(runner.visualizer)
+        shutil.rmtree(tmp_path / name)
+    assert visualizers[0] is not visualizers[1]
