@@ -133,8 +133,8 @@ def build_visualizer(cfg: Config, draw_rays: bool, dataset_meta: dict):
     """The config's visualiser as a ``PolarDetVisualizer``."""
     vis_cfg = dict(cfg.get('visualizer', None) or {})
     vis_cfg.update(
-        type='PolarDetVisualizer', draw_polygons=draw_rays,
-        draw_rays=draw_rays, vis_backends=None)
+        type='PolarDetVisualizer', name='browse_dataset',
+        draw_polygons=draw_rays, draw_rays=draw_rays, vis_backends=None)
     visualizer = VISUALIZERS.build(vis_cfg)
     visualizer.dataset_meta = dataset_meta
     return visualizer
