@@ -2,7 +2,7 @@
 # tools/analysis_tools/learning_curve.py; README "Learnability").
 _base_ = [
     './_base_/polarmask_r18_fpn_tiny.py',
-    '../../../configs/_base_/overfit_coco128_cpu.py',
+    '../../../configs/_base_/overfit_coco128_800it_cpu.py',
     '../../../configs/_base_/schedules/adamw_tiny_cpu.py'
 ]
 custom_imports = dict(
@@ -16,18 +16,3 @@ optim_wrapper = _base_.tiny_adamw_optim_wrapper
 # segm AP 0.318 -> 0.565; 512 px, 800 iterations: 0.806, 95 % of the oracle (project
 # README "Learnability").
 model = dict(bbox_head=dict(norm_on_stride=True))
-
-# The learnability goal's budget, lr step at 80 % as in the base (as PolarNeXt's).
-max_iters = 800
-train_cfg = dict(max_iters=max_iters, val_interval=max_iters + 1)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
-    dict(
-        type='MultiStepLR',
-        begin=0,
-        end=max_iters,
-        by_epoch=False,
-        milestones=[int(max_iters * 0.8)],
-        gamma=0.1)
-]
-default_hooks = dict(checkpoint=dict(interval=max_iters))
