@@ -3,9 +3,10 @@ the environment header and the size argument.
 
 Imported like ``_bootstrap`` (``tools/`` on ``sys.path``) by
 ``analysis_tools/compare_models.py``, ``analysis_tools/benchmark_polar_core.py``
-and the ``deployment`` tools. The library side (``DeviceInferenceBenchmark``,
-forced detections on random weights) stays in
-:mod:`mmdet_ext.utils.benchmark`.
+and the ``deployment`` tools. The library side stays in ``mmdet_ext.utils``:
+``DeviceInferenceBenchmark`` (:mod:`~mmdet_ext.utils.benchmark`), forced
+detections on random weights (:mod:`~mmdet_ext.utils.forced_detections`) and
+what the model comparison times (:mod:`~mmdet_ext.utils.model_comparison`).
 """
 import argparse
 import ctypes

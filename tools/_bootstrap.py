@@ -10,6 +10,7 @@ import os.path as osp
 import sys
 import warnings
 from contextlib import contextmanager
+from typing import Optional, Sequence
 
 # mmengine resolves `mmdet::` config bases through pkg_resources, whose import warns on
 # setuptools >= 81; the warning would precede every tool's output, error lines included.
@@ -22,9 +23,8 @@ if REPO_ROOT not in sys.path:
 
 import mmdet_ext  # noqa: E402,F401
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
 
+from mmdet_ext.engine import build_runner  # noqa: E402,F401  (the tools')
 from mmdet_ext.utils import (  # noqa: E402
     DataCheckError, data_error_message, explain_config_error,
     merge_cfg_options, sync_classes)
@@ -58,10 +58,11 @@ def add_common_args(parser: argparse.ArgumentParser,
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
-def parse_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
-    """Parse and export ``LOCAL_RANK`` for launchers that pass it as an
-    argument."""
-    args = parser.parse_args()
+def parse_args(parser: argparse.ArgumentParser,
+               argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parse ``argv`` (default: the command line) and export ``LOCAL_RANK``
+    for launchers that pass it as an argument."""
+    args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
@@ -103,10 +104,3 @@ def exit_on_user_error(cfg: Config):
         if message is None:
             raise
         sys.exit(f'error: {message}')
-
-
-def build_runner(cfg: Config):
-    """The runner of ``cfg`` (``runner_type`` if set)."""
-    if 'runner_type' not in cfg:
-        return Runner.from_cfg(cfg)
-    return RUNNERS.build(cfg)

@@ -19,7 +19,7 @@ from torch import nn
 from torch.profiler import ProfilerActivity, profile, record_function
 
 from mmdet_ext.testing import synthetic_gt
-from .benchmark import raw_batch
+from .forced_detections import raw_batch
 
 # Profiler scopes of the breakdown: the step's own (``step/``, one per
 # top-level module of the detector) and the library's.

@@ -12,7 +12,8 @@ from mmengine.structures import InstanceData
 from conftest import REPO_ROOT
 from mmdet.structures import DetDataSample
 from mmdet_ext.deployment.detector import import_config_modules
-from mmdet_ext.utils.benchmark import build_model, force_detections
+from mmdet_ext.utils.benchmark import build_model
+from mmdet_ext.utils.forced_detections import force_detections
 
 CONFIGS = {
     'polarnext': 'projects/PolarNeXt/configs/polarnext_r18_fpn_toy-cpu.py',

@@ -42,7 +42,7 @@ from mmdet_ext.deployment import (ONNXRuntimeDetector,  # noqa: E402
                                   export_onnx, read_metadata)
 from mmdet_ext.deployment.detector import dataset_meta  # noqa: E402
 from mmdet_ext.deployment.onnx_export import dataset_metadata  # noqa: E402
-from mmdet_ext.utils.benchmark import class_logits  # noqa: E402
+from mmdet_ext.utils.forced_detections import class_logits  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ from conftest import REPO_ROOT
 from mmdet.registry import MODELS
 from mmdet.structures.mask import PolygonMasks
 from mmdet_ext.testing import synthetic_gt
-from mmdet_ext.utils.benchmark import raw_batch
+from mmdet_ext.utils.forced_detections import raw_batch
 import projects.PANet.panet  # noqa: F401  (registers the modules)
 
 CONFIGS = REPO_ROOT / 'projects' / 'PANet' / 'configs'

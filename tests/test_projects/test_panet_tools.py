@@ -42,7 +42,7 @@ def _ddp_worker(rank: int, world_size: int, port: int, results) -> None:
         from mmdet.registry import MODELS
         from mmdet.structures.mask import PolygonMasks
         from mmdet_ext.testing import synthetic_gt
-        from mmdet_ext.utils.benchmark import raw_batch
+        from mmdet_ext.utils.forced_detections import raw_batch
 
         init_default_scope('mmdet')
         cfg = Config.fromfile(str(REPO_ROOT / CONFIG))

@@ -17,7 +17,7 @@ from mmdet.registry import MODELS, TASK_UTILS
 from mmdet.structures.mask import PolygonMasks
 from mmdet_ext.structures.rle_masks import RLEMasks
 from mmdet_ext.testing import synthetic_gt
-from mmdet_ext.utils.benchmark import raw_batch
+from mmdet_ext.utils.forced_detections import raw_batch
 from projects.SparseInst.sparseinst.decoder import (GroupInstanceBranch,
                                                     coordinate_features)
 from projects.SparseInst.sparseinst.sparseinst import rasterize_gt_masks

@@ -1,10 +1,12 @@
 """tools/analysis_tools/benchmark_polar_core.py through the measurements
-its ``main`` returns (a --quick run: tiny sizes, one timed round)."""
-import numpy as np
+its ``main`` returns (a --quick run: tiny sizes, one timed round). The
+cases and their checks are tested in
+``tests/test_mmdet_ext/test_polar_core_cases.py``."""
 import pytest
-import torch
 
 from conftest import load_tool
+
+from mmdet_ext.testing.polar_core_cases import QUICK_SIZES
 
 bench = load_tool('tools/analysis_tools/benchmark_polar_core.py')
 
@@ -39,7 +41,7 @@ def test_ray_target_rows(quick):
 
 def test_soft_raster_rows_agree_with_the_references(quick):
     rows = _rows(quick[0], 'raster')
-    sizes = bench.QUICK_SIZES
+    sizes = QUICK_SIZES
     dense = rows['dense autograd reference']
     naive = rows['naive per-pixel reference']
     assert dense.scale == sizes.num_polygons / sizes.dense_subset
@@ -74,31 +76,3 @@ def test_skip_leaves_sections_out():
     results = bench.main(['--quick', '--repeats', '1', '--skip', 'rays',
                           '--skip', 'raster'], lambda line: None)
     assert set(results) == {'masks', 'goals'}
-
-
-def test_candidate_points_are_official_like():
-    sizes = bench.QUICK_SIZES
-    points, edges, edge_valid, obj_inds = bench.ray_target_inputs(
-        sizes, torch.device('cpu'))
-    assert points.shape == (sizes.num_objects * 45, 2)
-    assert obj_inds.tolist() == sorted(obj_inds.tolist())
-    assert edges.shape[1] == sizes.num_vertices and edge_valid.all()
-    # Clipped into each object's box.
-    starts = edges[..., :2]
-    low = starts.amin(dim=1)[obj_inds]
-    high = starts.amax(dim=1)[obj_inds]
-    assert ((points >= low) & (points <= high)).all()
-
-
-def test_official_and_ours_agree_on_a_square():
-    """A 20 x 20 square with integer corners: cv2 fills the closed square
-    (21 x 21 px), pycocotools the pixels whose centres are inside."""
-    square = torch.tensor([[[10., 10.], [30., 10.], [30., 30.], [10., 30.]]])
-    bitmaps = bench.official_bitmaps(square, 48, 64)
-    assert bitmaps.dtype == torch.float32 and bitmaps.shape == (1, 48, 64)
-    assert bitmaps.sum() == 21 * 21
-    ours = bench.RLEMasks.from_polygons(square, 48, 64)
-    assert ours.areas()[0] == pytest.approx(400, abs=21)
-    official = bench.encode_mask_results(bitmaps.numpy())
-    iou = bench.mask_iou([dict(m) for m in ours], official)
-    assert iou == pytest.approx(np.array([400 / 441]), abs=0.05)

@@ -19,8 +19,10 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from conftest import REPO_ROOT, load_tool
-from mmdet_ext.utils.benchmark import (build_model, force_detections,
-                                       raw_batch, with_fcos_head)
+from mmdet_ext.utils.benchmark import build_model
+from mmdet_ext.utils.forced_detections import force_detections, raw_batch
+from mmdet_ext.utils import model_comparison
+from mmdet_ext.utils.model_comparison import MODEL_SPECS, SPECS, with_fcos_head
 
 SCRIPT = 'tools/analysis_tools/compare_models.py'
 QUICK = [
@@ -61,7 +63,7 @@ def _non_blank_png(path, min_size, min_coloured):
 def test_every_model_has_its_rows(tool, full_run):
     _, rows, _ = full_run
     expected = []
-    for spec in tool.MODEL_SPECS:
+    for spec in MODEL_SPECS:
         if spec.key in REPRESENTATIVE:
             expected += [f'{spec.name} ({spec.fast_label})', spec.name] \
                 if spec.key in ('polarnext', 'polarmask', 'sparseinst') \
@@ -143,7 +145,7 @@ def test_reports_written(full_run):
 def test_checkpoint_evaluates_with_runner_and_plots(tool, toy_root,
                                                     tmp_path):
     # a randomly initialised tiny PolarNeXt that detects, as a checkpoint
-    cfg = Config.fromfile(str(REPO_ROOT / tool.SPECS['polarnext'].toy))
+    cfg = Config.fromfile(str(REPO_ROOT / SPECS['polarnext'].toy))
     model = build_model(cfg.model, torch.device('cpu')).eval()
     inputs = model.data_preprocessor(raw_batch((192, 256), 0),
                                      False)['inputs']
@@ -168,7 +170,7 @@ def test_checkpoint_evaluates_with_runner_and_plots(tool, toy_root,
     _non_blank_png(tmp_path / 'speed_accuracy.png', (400, 500), 150)
 
 
-def test_evaluate_is_runner_test(tool, toy_root, monkeypatch):
+def test_evaluate_is_runner_test(toy_root, monkeypatch):
     """``evaluate`` returns Runner.test's metrics of the checkpoint on the
     moved, truncated test set."""
     seen = {}
@@ -183,10 +185,10 @@ def test_evaluate_is_runner_test(tool, toy_root, monkeypatch):
                     .data_root, ann=cfg.test_evaluator.ann_file)
         return FakeRunner()
 
-    monkeypatch.setattr(tool._bootstrap, 'build_runner', build_runner)
-    cfg = Config.fromfile(str(REPO_ROOT / tool.SPECS['solov2'].toy))
-    entry = tool.Entry(tool.SPECS['solov2'], '', cfg, None, 'w.pth')
-    metrics = tool.evaluate(entry, '/data/x/', 3)
+    monkeypatch.setattr(model_comparison, 'build_runner', build_runner)
+    cfg = Config.fromfile(str(REPO_ROOT / SPECS['solov2'].toy))
+    entry = model_comparison.Entry(SPECS['solov2'], '', cfg, None, 'w.pth')
+    metrics = model_comparison.evaluate(entry, '/data/x/', 3)
     # CocoMetric reports nothing without detections: segm AP 0
     assert metrics == {'coco/bbox_mAP': 0.5, 'coco/segm_mAP': 0.0}
     assert seen['load_from'] == 'w.pth' and seen['indices'] == 3
@@ -217,10 +219,10 @@ def test_bad_arguments(tool):
                            'solov2=/nonexistent.pth'], lambda line: None)
 
 
-def test_fcos_head_keeps_backbone_and_neck(tool):
-    cfg = Config.fromfile(str(REPO_ROOT / tool.SPECS['polarnext'].r50))
+def test_fcos_head_keeps_backbone_and_neck():
+    cfg = Config.fromfile(str(REPO_ROOT / SPECS['polarnext'].r50))
     fcos = with_fcos_head(Config.fromfile(
-        str(REPO_ROOT / tool.SPECS['polarnext'].r50)))
+        str(REPO_ROOT / SPECS['polarnext'].r50)))
     assert fcos.model.type == 'FCOS'
     assert fcos.model.bbox_head.type == 'FCOSHead'
     assert fcos.model.backbone == cfg.model.backbone
@@ -230,7 +232,7 @@ def test_fcos_head_keeps_backbone_and_neck(tool):
     assert np.isclose(fcos.model.test_cfg.score_thr, 0.05)
 
 
-def test_every_model_has_its_configs(tool):
-    for spec in tool.MODEL_SPECS:
+def test_every_model_has_its_configs():
+    for spec in MODEL_SPECS:
         assert (REPO_ROOT / spec.toy).is_file(), spec.toy
         assert (REPO_ROOT / spec.r50).is_file(), spec.r50

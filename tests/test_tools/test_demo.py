@@ -11,8 +11,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from conftest import REPO_ROOT, load_tool
-from mmdet_ext.utils.benchmark import (build_model, force_detections,
-                                       raw_batch)
+from mmdet_ext.utils.benchmark import build_model
+from mmdet_ext.utils.forced_detections import force_detections, raw_batch
 
 CONFIG = 'projects/PolarNeXt/configs/polarnext_r18_fpn_toy-cpu.py'
 

@@ -42,6 +42,13 @@ def _load(config: str) -> Config:
                            import_custom_modules=False)
 
 
+def _table_rows(text):
+    """The cells of every row of the Markdown table in ``text`` (header
+    and alignment rows included), without their padding."""
+    return [[cell.strip() for cell in line.strip('|').split('|')]
+            for line in text.splitlines() if line.startswith('|')]
+
+
 def _write_coco(path, categories):
     """An image-less COCO file with the given (id, name) categories."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -215,12 +222,19 @@ def test_rows_average_over_seeds():
     assert a['oracle_fraction'] == pytest.approx(0.5)
     assert a['segm_mAP_75'] is None  # not reported by the runs
     assert b['oracle_fraction'] is None and b['segm_mAP']['std'] == 0.0
-    table = curve_tool.format_table(dict(
+    report = curve_tool.format_report(dict(
         seeds=[0, 1], num_images=4, data_root='d', split='train',
         cfg_options=[], rows=rows, oracles=[]))
-    assert ('| a | 100 | 2 | 0.300 ± 0.141 | 0.500 ± 0.000 | — | '
-            '0.200 ± 0.000 | 0.50 |') in table
-    assert '| b | 100 | 1 | 0.100 | — | — | — | — |' in table
+    assert report.startswith('# Learning curve\n\n4 images of `d` (train)')
+    assert _table_rows(report)[0] == [
+        'config', 'iters', 'runs', 'segm AP', 'AP50', 'AP75', 'bbox AP',
+        '/ oracle AP'
+    ]
+    assert _table_rows(report)[2:] == [
+        ['a', '100', '2', '0.300 ± 0.141', '0.500 ± 0.000', '—',
+         '0.200 ± 0.000', '0.50'],
+        ['b', '100', '1', '0.100', '—', '—', '—', '—'],
+    ]
 
 
 def test_finished_run_is_reused_only_with_the_same_settings(
@@ -330,8 +344,9 @@ def test_curve_over_configs_budgets_and_seeds(one_class_root, tmp_path,
     assert row['oracle_fraction'] == pytest.approx(0.41 / polar_ap)
     assert rows[('solov2_r50_fpn_1x_coco', 2)]['oracle_fraction'] is None
     with open(curve['table']) as f:
-        assert '| solov2_r50_fpn_1x_coco | 4 | 2 | 0.410 ± 0.014 |' \
-            in f.read()
+        assert ['solov2_r50_fpn_1x_coco', '4', '2', '0.410 ± 0.014'] in [
+            cells[:4] for cells in _table_rows(f.read())
+        ]
     _check_png(curve['png'])
 
 
@@ -388,7 +403,9 @@ def test_curve_files(curve):
         assert json.load(f) == json.loads(json.dumps(curve))
     with open(curve['table']) as f:
         table = f.read()
-    assert '| polarnext_r18_fpn_overfit-coco128-cpu | 2 | 1 |' in table
+    assert ['polarnext_r18_fpn_overfit-coco128-cpu', '2', '1'] in [
+        cells[:3] for cells in _table_rows(table)
+    ]
     oracle_ap = curve['oracles'][0]['AP']
     assert f'- K36-centroid-farthest-largest: {oracle_ap:.3f}' in table
     _check_png(curve['png'])
@@ -404,8 +421,9 @@ def test_cli_resumes_without_training(curve, one_class_root, capsys):
         '--cfg-options', *FAST_OPTIONS,
         '--out-png', os.path.join(work_dir, 'again.png')
     ])
-    assert '| polarnext_r18_fpn_overfit-coco128-cpu | 2 | 1 |' in \
-        capsys.readouterr().out
+    assert ['polarnext_r18_fpn_overfit-coco128-cpu', '2', '1'] in [
+        cells[:3] for cells in _table_rows(capsys.readouterr().out)
+    ]
     assert os.path.getmtime(run_file) == stamp
     run, = result['runs']
     assert run['reused'] and run['metrics'] == curve['runs'][0]['metrics']

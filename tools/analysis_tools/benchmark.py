@@ -7,6 +7,7 @@ import argparse
 import os
 import os.path as osp
 import sys
+from typing import Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from _bootstrap import add_common_args  # noqa: E402
@@ -23,7 +24,7 @@ from mmdet_ext.utils import merge_cfg_options  # noqa: E402
 from mmdet_ext.utils.benchmark import DeviceInferenceBenchmark  # noqa: E402
 
 
-def parse_args():
+def parse_args(argv: Optional[Sequence[str]] = None):
     parser = argparse.ArgumentParser(description='MMDet benchmark')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('--checkpoint', help='checkpoint file')
@@ -73,7 +74,7 @@ def parse_args():
         help='the directory to save the file containing '
         'benchmark metrics')
     add_common_args(parser, data_check=False)
-    return parse_common(parser)
+    return parse_common(parser, argv)
 
 
 MASK_MODES = dict(both=(False, True), on=(True, ), off=(False, ))
@@ -131,8 +132,11 @@ def dataset_benchmark(args, cfg, distributed, logger):
         logger=logger)
 
 
-def main():
-    args = parse_args()
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    """Run the benchmark; returns its averaged results (for ``--task
+    inference``: ``avg_fps``, ``avg_fps_by_mode`` {mask_output: fps} and
+    ``device``)."""
+    args = parse_args(argv)
     cfg = Config.fromfile(args.config)
     merge_cfg_options(cfg, args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
@@ -154,7 +158,7 @@ def main():
         dataloader=dataloader_benchmark,
         dataset=dataset_benchmark)
     benchmark = tasks[args.task](args, cfg, distributed, logger)
-    benchmark.run(args.repeat_num)
+    return benchmark.run(args.repeat_num)
 
 
 if __name__ == '__main__':

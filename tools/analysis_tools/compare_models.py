@@ -1,35 +1,13 @@
 """Side-by-side speed (and accuracy) of polar, box and mask-based models.
 
-In one process and one run, on the same device, thread count and input
-size, for PolarNeXt, PolarMask, FCOS on PolarNeXt's backbone and neck,
-SOLOv2, SparseInst, Mask R-CNN (+ PAFPN) and the PANet ladder:
-
-1. **Inference** per batch-1 image, models timed round-robin (median of
-   ``--repeats`` after ``--warmup``): ``model.test_step`` (preprocessing,
-   forward and post-processing, as ``benchmark.py --task inference``) and,
-   for single-stage heads, the forward (backbone + neck + head) and the
-   post-processing (``predict_by_feat``) alone; GMACs of the forward from
-   mmengine's ``get_model_complexity_info``. Polar models get two rows:
-   polygons only (``test_cfg.mask_output=False``, the papers' FPS protocol)
-   and with the RLE masks that COCO evaluation needs; SparseInst likewise
-   gets a boxes-only row. Randomly initialised models detect nothing, so
-   detections are forced (:func:`mmdet_ext.utils.benchmark.force_detections`):
-   every model then post-processes about the same number of candidates and
-   keeps up to ``max_per_img`` (100) detections.
-2. **Training step**: forward, losses and backward of one image with
-   synthetic polygon ground truth (``--num-gt`` objects), median time; its
-   peak memory (parameters plus the step's extra peak, see
-   ``_benchmark.peak_memory_bytes``); and one profiled step whose
-   ``torch.profiler.record_function`` scopes (backbone, neck, heads, and
-   inside ``PolarTargetBuilder.build`` and ``PolarNeXtHead.loss_by_feat``)
-   give the breakdown of the very code that trains.
-3. **Accuracy** (with ``--checkpoint NAME=PATH``): segm AP of the loaded
-   models on their config's test set through mmengine's ``Runner.test``
-   (``--data-root`` moves it), and the speed/accuracy plot.
-
-Writes to ``--out-dir``: ``compare_models.md`` (command, environment,
-tables), ``compare_models.png`` (ratio chart), ``compare_models.json`` (all
-numbers) and, with checkpoints, ``speed_accuracy.png``.
+In one process, on one device and input size: inference per image (whole
+``test_step``; forward and post-processing apart for single-stage heads;
+GMACs; polar models with and without masks), the training step (time, peak
+memory, ``record_function`` breakdown) and, with ``--checkpoint``, segm AP
+through ``Runner.test``. Writes ``compare_models.md``/``.json``/``.png``
+(and ``speed_accuracy.png``) to ``--out-dir``. The models, their cases and
+the forced detections are in :mod:`mmdet_ext.utils.model_comparison`; see
+the README's "Model comparison".
 
 Example::
 
@@ -39,20 +17,15 @@ Example::
         --data-root data/toy/
 """
 import argparse
-import copy
 import json
 import os
 import os.path as osp
 import shlex
 import sys
-import tempfile
 import time
-from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
-import numpy as np
 import torch
-from torch import nn
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import _benchmark  # noqa: E402  (timing, memory, tables)
@@ -60,138 +33,21 @@ import _bootstrap  # noqa: E402  (repo on sys.path, project registries)
 import matplotlib  # noqa: E402
 
 matplotlib.use('Agg')  # the tool writes files, no display needed
-import matplotlib.pyplot as plt  # noqa: E402
-from mmengine.config import Config  # noqa: E402
 from mmengine.logging import MMLogger  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
-from mmengine.runner import load_checkpoint  # noqa: E402
 
-from mmdet_ext.utils import merge_cfg_options  # noqa: E402
-from mmdet_ext.utils.benchmark import (build_model,  # noqa: E402
-                                       force_detections, forward_gmacs,
-                                       has_mask_output, inference_cases,
-                                       needs_forced_detections, raw_batch,
-                                       with_fcos_head)
+from mmdet_ext.utils.forced_detections import raw_batch  # noqa: E402
+from mmdet_ext.utils.model_comparison import (  # noqa: E402
+    SPECS, Entry, build_entry, evaluate, inference_rows,
+    prepare_inference, results, timed_cases)
 from mmdet_ext.utils.train_step_profile import (  # noqa: E402
     scope_rank, synthetic_train_batch, train_step, training_breakdown)
+from mmdet_ext.visualization.comparison_charts import (  # noqa: E402
+    ratio_chart, speed_accuracy_plot)
 
 REPO_ROOT = _bootstrap.REPO_ROOT
-REFERENCE = 'polarnext'
 DEFAULT_SIZES = dict(r50=(800, 1333), toy=(256, 320))
-POLARNEXT = 'projects/PolarNeXt/configs/polarnext_'
-PANET = 'projects/PANet/configs/'
-LADDER = PANET + 'ablations/mask-rcnn_'
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """One compared method.
-
-    Attributes:
-        key (str): Command-line name (``--models``, ``--checkpoint``).
-        name (str): Display name.
-        r50 (str): Config of ``--variant r50``, relative to the repository.
-        toy (str): Config of ``--variant toy`` (tiny R-18 CPU config).
-        fast_label (str): What the row with ``mask_output=False`` returns.
-        fcos_head (bool): Replace the config's head by an FCOS head of the
-            same width (FCOS with the config's backbone and neck).
-    """
-    key: str
-    name: str
-    r50: str
-    toy: str
-    fast_label: str = 'polygons only'
-    fcos_head: bool = False
-
-
-MODEL_SPECS = (
-    ModelSpec('polarnext', 'PolarNeXt', POLARNEXT + 'r50-torch_fpn_1x_coco.py',
-              POLARNEXT + 'r18_fpn_toy-cpu.py'),
-    ModelSpec('polarmask', 'PolarMask',
-              'projects/PolarMask/configs/polarmask_r50_fpn_1x_coco.py',
-              'projects/PolarMask/configs/polarmask_r18_fpn_toy-cpu.py'),
-    # Boxes only: what PolarNeXt's polygons cost over FCOS on the same
-    # backbone, neck and tower width.
-    ModelSpec('fcos', 'FCOS (PolarNeXt backbone)',
-              POLARNEXT + 'r50-torch_fpn_1x_coco.py',
-              POLARNEXT + 'r18_fpn_toy-cpu.py', fcos_head=True),
-    ModelSpec('solov2', 'SOLOv2', 'configs/solov2/solov2_r50_fpn_1x_coco.py',
-              'configs/solov2/solov2_r18_fpn_toy-cpu.py'),
-    ModelSpec('sparseinst', 'SparseInst', 'projects/SparseInst/configs/'
-              'sparseinst_r50_iam_8xb8-ms-270k_coco.py',
-              'projects/SparseInst/configs/sparseinst_r18_iam_toy-cpu.py',
-              fast_label='boxes only'),
-    ModelSpec('mask-rcnn', 'Mask R-CNN',
-              'configs/mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
-              'configs/mask_rcnn/mask-rcnn_r18_fpn_toy-cpu.py'),
-    ModelSpec('mask-rcnn-pafpn', 'Mask R-CNN + PAFPN',
-              'configs/mask_rcnn_pafpn/mask-rcnn_r50_pafpn_1x_coco.py',
-              'configs/mask_rcnn_pafpn/mask-rcnn_r18_pafpn_toy-cpu.py'),
-    # PANet (projects/PANet): its ablation ladder on top of Mask R-CNN +
-    # PAFPN, then the full model (GN, official recipe)
-    ModelSpec('panet-afp', 'Mask R-CNN + PAFPN + AFP',
-              LADDER + 'r50_pafpn_afp_1x_coco.py',
-              LADDER + 'r18_pafpn_afp_toy-cpu.py'),
-    ModelSpec('panet-afp-ff', 'Mask R-CNN + PAFPN + AFP + FF',
-              LADDER + 'r50_pafpn_afp_ff_1x_coco.py',
-              LADDER + 'r18_pafpn_afp_ff_toy-cpu.py'),
-    ModelSpec('panet-afp-ff-4conv1fc',
-              'Mask R-CNN + PAFPN + AFP + FF + 4conv1fc',
-              LADDER + 'r50_pafpn_afp_ff_4conv1fc_1x_coco.py',
-              LADDER + 'r18_pafpn_afp_ff_4conv1fc_toy-cpu.py'),
-    ModelSpec('panet', 'PANet', PANET + 'panet_r50-caffe_pafpn-gn_1x_coco.py',
-              PANET + 'panet_r18_pafpn-gn_toy-cpu.py'),
-)
-SPECS = {spec.key: spec for spec in MODEL_SPECS}
-
-
-@dataclass
-class Entry:
-    """A built model and everything measured on it.
-
-    Attributes:
-        spec (ModelSpec): Which method.
-        config (str): Config path.
-        cfg (Config): The loaded config.
-        model (nn.Module): The detector.
-        checkpoint (str, optional): Loaded weights.
-        params (int): Number of parameters.
-        gmacs (float): Multiply-accumulates of the forward, in billions.
-        metrics (dict): Test metrics of ``Runner.test`` (checkpoint only).
-        train (dict): Training step results (``ms``, ``memory_mb``,
-            ``breakdown`` {scope: ms}).
-    """
-    spec: ModelSpec
-    config: str
-    cfg: Config
-    model: nn.Module
-    checkpoint: Optional[str] = None
-    params: int = 0
-    gmacs: float = float('nan')
-    metrics: Dict[str, float] = field(default_factory=dict)
-    train: dict = field(default_factory=dict)
-
-
-@dataclass
-class InferenceRow:
-    """One row of the inference table.
-
-    Attributes:
-        label (str): Row label.
-        entry (Entry): Its model.
-        mask_mode (bool, optional): ``test_cfg.mask_output`` (None: not a
-            polar model).
-    """
-    label: str
-    entry: Entry
-    mask_mode: Optional[bool]
-
-    @property
-    def key(self) -> str:
-        return f'{self.entry.spec.key}/{self.mask_mode}'
-
-
-# ------------------------------------------------------------------ models
 def parse_pairs(items: Optional[Sequence[str]], option: str) -> dict:
     """``['name=path', ...]`` -> ``{name: path}`` with known names."""
     pairs = {}
@@ -225,17 +81,7 @@ def build_entries(args: argparse.Namespace, device: torch.device,
         checkpoint = checkpoints.get(key)
         if checkpoint is not None and not osp.isfile(checkpoint):
             raise SystemExit(f'error: checkpoint not found: {checkpoint}')
-        cfg = Config.fromfile(path)  # imports the config's custom_imports
-        if spec.fcos_head:
-            cfg = with_fcos_head(cfg)
-        init_default_scope(cfg.get('default_scope', 'mmdet'))
-        model = build_model(cfg.model, torch.device('cpu'))
-        if checkpoint is not None:
-            load_checkpoint(model, checkpoint, map_location='cpu')
-        model = model.to(device).eval()
-        entries.append(
-            Entry(spec, osp.relpath(path, REPO_ROOT), cfg, model, checkpoint,
-                  sum(p.numel() for p in model.parameters())))
+        entries.append(build_entry(spec, path, checkpoint, device, REPO_ROOT))
     unused = set(checkpoints) - {e.spec.key for e in entries}
     if unused:
         raise SystemExit('error: --checkpoint for a model that is not '
@@ -243,84 +89,6 @@ def build_entries(args: argparse.Namespace, device: torch.device,
     return entries
 
 
-# --------------------------------------------------------------- accuracy
-def evaluate(entry: Entry, data_root: Optional[str],
-             max_images: Optional[int]) -> Dict[str, float]:
-    """Test metrics of ``entry.checkpoint`` through mmengine's
-    ``Runner.test`` on the config's test dataloader and evaluator.
-
-    Args:
-        entry (Entry): A model with a checkpoint.
-        data_root (str, optional): Moves the datasets and the evaluator
-            (as ``--cfg-options data_root=...``).
-        max_images (int, optional): Test on the first N images only.
-
-    Returns:
-        dict[str, float]: The metrics (``coco/segm_mAP`` ...).
-    """
-    cfg = copy.deepcopy(entry.cfg)
-    merge_cfg_options(cfg, dict(data_root=data_root) if data_root else None)
-    cfg.load_from = entry.checkpoint
-    cfg.log_level = 'WARNING'
-    if max_images:
-        cfg.test_dataloader.dataset.indices = max_images
-    with tempfile.TemporaryDirectory() as work_dir:
-        cfg.work_dir = work_dir
-        metrics = _bootstrap.build_runner(cfg).test()
-    # CocoMetric returns nothing when no image has a detection: AP 0.
-    metrics.setdefault('coco/segm_mAP', 0.0)
-    return metrics
-
-
-# -------------------------------------------------------------- inference
-def inference_rows(entries: List[Entry]) -> List[InferenceRow]:
-    """Two rows (polygons only, with masks) per polar model, one per
-    other model."""
-    rows = []
-    for entry in entries:
-        if has_mask_output(entry.model):
-            rows.append(
-                InferenceRow(f'{entry.spec.name} ({entry.spec.fast_label})',
-                             entry, False))
-            rows.append(InferenceRow(entry.spec.name, entry, True))
-        else:
-            rows.append(InferenceRow(entry.spec.name, entry, None))
-    return rows
-
-
-def prepare_inference(entries: List[Entry], batch: dict, candidates: int,
-                      note: Callable[[str], None]) -> None:
-    """Force the detections of every model on ``batch`` and count the
-    GMACs of its forward (nan, with a note, if it cannot be traced)."""
-    for entry in entries:
-        with torch.no_grad():
-            data = entry.model.data_preprocessor(copy.deepcopy(batch), False)
-            if needs_forced_detections(entry.model):
-                force_detections(entry.model, data['inputs'], candidates)
-        try:
-            entry.gmacs = forward_gmacs(entry.model, data)
-        # Tracing fails in model-specific ways (e.g. torch.sym_max on a
-        # traced size); the count is optional, the timings are not.
-        except Exception as err:  # noqa: BLE001
-            note(f'GMACs of {entry.spec.name} not counted: the forward '
-                 f'cannot be traced ({type(err).__name__})')
-
-
-def timed_cases(rows: List[InferenceRow],
-                batch: dict) -> Dict[str, Callable[[], object]]:
-    """What is timed, by name: ``<row>/full`` for every row and, for
-    single-stage heads, ``<model>/forward`` (one per model) and
-    ``<row>/post`` (see :func:`mmdet_ext.utils.benchmark.inference_cases`)."""
-    cases = {}
-    for row in rows:
-        parts = inference_cases(row.entry.model, row.mask_mode, batch)
-        for part, case in parts.items():
-            name = row.entry.spec.key if part == 'forward' else row.key
-            cases[f'{name}/{part}'] = case
-    return cases
-
-
-# --------------------------------------------------------------- training
 def run_training(entries: List[Entry], args: argparse.Namespace,
                  device: torch.device) -> None:
     """Time the training step of every model round-robin, then measure its
@@ -346,65 +114,6 @@ def run_training(entries: List[Entry], args: argparse.Namespace,
             breakdown=training_breakdown(model, batches[key], device))
         model.zero_grad(set_to_none=True)
         model.eval()
-
-
-# ---------------------------------------------------------------- reports
-def reference_row(rows: List[InferenceRow]) -> InferenceRow:
-    """PolarNeXt with masks (the full pipeline), else the first row."""
-    for row in rows:
-        if row.entry.spec.key == REFERENCE and row.mask_mode is not False:
-            return row
-    return rows[0]
-
-
-def _ratio(value: Optional[float], ref: Optional[float]) -> Optional[float]:
-    return None if value is None or not ref else value / ref
-
-
-def results(rows: List[InferenceRow],
-            timings: _benchmark.Timings) -> List[dict]:
-    """Numbers of every row (ratios to the reference row)."""
-    ref = reference_row(rows)
-    ref_ms = timings.ms(f'{ref.key}/full')
-    ref_train = ref.entry.train
-    out = []
-    for row in rows:
-        entry = row.entry
-        ms = timings.ms(f'{row.key}/full')
-        detections, has_masks = timings.outputs[f'{row.key}/full']
-        full = row.mask_mode is not False
-        train = entry.train if full else {}
-        out.append(
-            dict(
-                label=row.label,
-                model=entry.spec.key,
-                config=entry.config,
-                checkpoint=entry.checkpoint,
-                mask_output=row.mask_mode,
-                params_m=entry.params / 1e6,
-                gmacs=entry.gmacs,
-                inference_ms=ms,
-                forward_ms=_or_none(
-                    timings.ms(f'{entry.spec.key}/forward')),
-                post_ms=_or_none(timings.ms(f'{row.key}/post')),
-                fps=1000 / ms,
-                inference_ratio=ms / ref_ms,
-                detections=detections,
-                has_masks=has_masks,
-                train_ms=train.get('ms'),
-                train_ratio=_ratio(train.get('ms'), ref_train.get('ms')),
-                train_memory_mb=train.get('memory_mb'),
-                memory_ratio=_ratio(
-                    train.get('memory_mb'), ref_train.get('memory_mb')),
-                train_breakdown=train.get('breakdown'),
-                segm_mAP=entry.metrics.get('coco/segm_mAP')
-                if full else None,
-                reference=row is ref))
-    return out
-
-
-def _or_none(value: float) -> Optional[float]:
-    return None if value != value else value
 
 
 def table_markdown(numbers: List[dict]) -> str:
@@ -485,70 +194,6 @@ def report_markdown(numbers: List[dict], args: argparse.Namespace,
     return '\n'.join(lines).rstrip() + '\n'
 
 
-def ratio_chart(numbers: List[dict], path: str) -> None:
-    """Horizontal grouped bars of the ratios to the reference model."""
-    ref = next(n['label'] for n in numbers if n['reference'])
-    series = (('inference_ratio', 'inference time'),
-              ('train_ratio', 'training step time'),
-              ('memory_ratio', 'training peak memory'))
-    labels = [n['label'] for n in numbers]
-    y = np.arange(len(numbers))
-    height = 0.8 / len(series)
-    fig, ax = plt.subplots(figsize=(8, 0.6 * len(numbers) + 1.5))
-    for i, (key, name) in enumerate(series):
-        values = [n[key] if n[key] is not None else 0.0 for n in numbers]
-        bars = ax.barh(y + (i - 1) * height, values, height, label=name)
-        for bar, value, n in zip(bars, values, numbers):
-            if n[key] is not None:
-                ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2,
-                        f' {value:.2f}', va='center', fontsize=7)
-    ax.axvline(1.0, color='k', linewidth=0.8)
-    ax.set_yticks(y)
-    ax.set_yticklabels(labels)
-    ax.invert_yaxis()
-    ax.set_xlabel(f'ratio to {ref} (lower is better)')
-    ax.legend(loc='upper center', bbox_to_anchor=(0.5, -0.1), ncol=3,
-              fontsize=8)
-    ax.set_title('Speed and memory relative to ' + ref)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def speed_accuracy_plot(numbers: List[dict], path: str,
-                        xlabel: str) -> int:
-    """AP against FPS; polar models also show their polygons-only FPS
-    (hollow marker, dashed link). Returns the number of models drawn."""
-    fig, ax = plt.subplots(figsize=(7, 5))
-    drawn = 0
-    for n in numbers:
-        if n['segm_mAP'] is None:
-            continue
-        ap = 100 * n['segm_mAP']
-        color = f'C{drawn}'
-        ax.scatter(n['fps'], ap, s=60, color=color, zorder=3)
-        ax.annotate(n['label'], (n['fps'], ap), textcoords='offset points',
-                    xytext=(6, 4), fontsize=8)
-        fast = next((m for m in numbers if m['model'] == n['model']
-                     and m['mask_output'] is False), None)
-        if fast is not None:
-            ax.scatter(fast['fps'], ap, s=60, facecolors='none',
-                       edgecolors=color, zorder=3)
-            ax.plot([n['fps'], fast['fps']], [ap, ap], '--', color=color,
-                    linewidth=0.8)
-        drawn += 1
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel('mask AP')
-    ax.set_title('Speed / accuracy (hollow: polygons only, no mask '
-                 'generation)')
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return drawn
-
-
-# ------------------------------------------------------------------- main
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Compare polar, box and mask-based instance '
@@ -669,7 +314,7 @@ def main(argv: Optional[Sequence[str]] = None,
     timings = _benchmark.time_round_robin(
         timed_cases(rows, batch), args.repeats, args.warmup, device)
     out(f'inference timed ({time.perf_counter() - start:.0f} s)')
-    numbers = results(rows, timings)
+    numbers = results(rows, timings.ms, timings.outputs)
     short = [n['label'] for n in numbers if n['detections'] < 100]
     if short:
         notes.append('fewer than 100 detections: ' + ', '.join(short))

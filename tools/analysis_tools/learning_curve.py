@@ -1,19 +1,10 @@
 """Learning curves: mask AP on a few memorised images against iterations.
 
-For every config, budget N (``--iters``) and seed, the overfit loop
-(:mod:`mmdet_ext.learnability`, as ``tools/misc/overfit.py``) trains the config for N iterations (schedule scaled to N, classes from
-the data) on the first ``--num-images`` annotated images of ``--split`` and
-evaluates it on the same images, in
-``WORK_DIR/<config stem>/iter<N>[_seed<S>]/``. A finished run leaves
-``run.json`` there (its settings and metrics) and is reused by a later call
-with the same settings, so an interrupted curve resumes (``--force``
-retrains); :func:`mmdet_ext.learnability.collect_learning_curve` does this.
-
-The reference is the polar oracle (``polar_oracle.py``: the ground truth
-turned into K-ray polygons) on the same images: for a polar model
-(``model.bbox_head.num_rays``) with its head's K, ray origin, ray mode and
-ray parts; for the others with ``--oracle-rays`` K and the oracle's
-defaults. Each distinct oracle is computed once.
+Trains every config for every budget (``--iters``) and seed on the first
+``--num-images`` annotated images of ``--split`` and evaluates it on the
+same images, against the polar oracle of those images; finished runs are
+reused, so an interrupted curve resumes (``--force`` retrains). The runs
+and oracles are :func:`mmdet_ext.learnability.collect_learning_curve`.
 
 Writes ``WORK_DIR/learning_curve.md`` (also printed: one row per config and
 budget with segm AP, AP50, AP75, bbox AP, mean ± sample std over seeds when
@@ -39,16 +30,17 @@ from typing import Optional, Sequence
 import matplotlib
 
 matplotlib.use('Agg')  # the tool writes files, no display needed
-import matplotlib.pyplot as plt  # noqa: E402
 
-REPO_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import _benchmark  # noqa: E402  (tables)
+import _bootstrap  # noqa: E402,F401  (repo on sys.path)
 
 from mmdet_ext.learnability import collect_learning_curve  # noqa: E402
 from mmdet_ext.learnability.learning_curve import (  # noqa: E402
     DEFAULT_ITERS, METRICS)
 from mmdet_ext.learnability.overfit_loop import DEFAULT_DATA  # noqa: E402
+from mmdet_ext.visualization.learning_curve_plot import (  # noqa: E402
+    plot_learning_curve)
 
 METRIC_TITLES = ('segm AP', 'AP50', 'AP75', 'bbox AP')
 
@@ -62,27 +54,31 @@ def _cell(summary: Optional[dict]) -> str:
     return f"{summary['mean']:.3f}"
 
 
-def format_table(result: dict) -> str:
-    """Markdown report: settings, one row per (config, budget), oracles."""
+def _settings(result: dict) -> str:
+    """One sentence: the memorised images, the seeds and the options."""
     seeds = result['seeds']
+    options = (f"; options: `{' '.join(result['cfg_options'])}`"
+               if result['cfg_options'] else '')
+    return (f"{result['num_images']} images of `{result['data_root']}` "
+            f"({result['split']}), trained and evaluated on the same images; "
+            f"seeds: {', '.join(map(str, seeds)) if seeds else 'config'}"
+            f'{options}.')
+
+
+def format_report(result: dict) -> str:
+    """Markdown report: settings, one row per (config, budget), oracles."""
+    rows = [[
+        row['label'], row['iters'], row['num_runs'],
+        *(_cell(row[name]) for name in METRICS),
+        _benchmark.fmt_value(row['oracle_fraction'], '.2f')
+    ] for row in result['rows']]
+    # A blank line after the title: Markdown starts a table on its own.
     lines = [
-        '# Learning curve', '',
-        f"{result['num_images']} images of `{result['data_root']}` "
-        f"({result['split']}), trained and evaluated on the same images; "
-        f"seeds: {', '.join(map(str, seeds)) if seeds else 'config'}"
-        + (f"; options: `{' '.join(result['cfg_options'])}`"
-           if result['cfg_options'] else '') + '.', '',
-        '| config | iters | runs | ' + ' | '.join(METRIC_TITLES) +
-        ' | / oracle AP |',
-        '| :--- | ---: | ---: | ' + ' | '.join('---:' for _ in METRICS) +
-        ' | ---: |'
+        _benchmark.format_table(
+            ['config', 'iters', 'runs', *METRIC_TITLES, '/ oracle AP'],
+            rows, f'# Learning curve\n\n{_settings(result)}\n',
+            markdown=True)
     ]
-    for row in result['rows']:
-        fraction = row['oracle_fraction']
-        lines.append(
-            f"| {row['label']} | {row['iters']} | {row['num_runs']} | " +
-            ' | '.join(_cell(row[name]) for name in METRICS) +
-            f" | {'—' if fraction is None else f'{fraction:.2f}'} |")
     if result['oracles']:
         lines += ['', 'Polar oracle on the same images (segm AP / AP50 / '
                   'AP75 / mean IoU):', '']
@@ -92,41 +88,6 @@ def format_table(result: dict) -> str:
             for o in result['oracles']
         ]
     return '\n'.join(lines) + '\n'
-
-
-def plot_curve(result: dict, out_png: str) -> None:
-    """segm AP against iterations, one line per config, oracles dashed."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label in dict.fromkeys(row['label'] for row in result['rows']):
-        rows = sorted((r for r in result['rows'] if r['label'] == label),
-                      key=lambda r: r['iters'])
-        rows = [r for r in rows if r['segm_mAP'] is not None]
-        xs = [r['iters'] for r in rows]
-        ys = [r['segm_mAP']['mean'] for r in rows]
-        if any(r['segm_mAP']['n'] > 1 for r in rows):
-            ax.errorbar(xs, ys, yerr=[r['segm_mAP']['std'] for r in rows],
-                        marker='o', capsize=3, label=label)
-        else:
-            ax.plot(xs, ys, marker='o', label=label)
-    for i, oracle in enumerate(result['oracles']):
-        ax.axhline(oracle['AP'], linestyle='--', color=f'C{7 + i % 3}',
-                   label=f"oracle {oracle['key']} ({oracle['AP']:.3f})")
-    iters = sorted(set(result['iters']))
-    if len(iters) > 1:
-        # Budgets usually double: equal spacing on a log axis.
-        ax.set_xscale('log', base=2)
-    ax.set_xticks(iters)
-    ax.set_xticklabels([str(i) for i in iters])
-    ax.set_ylim(0, 1)
-    ax.set_xlabel('training iterations')
-    ax.set_ylabel('segm AP (train = test images)')
-    ax.set_title(f"Learning curve: {result['num_images']} images, "
-                 f"{result['split']}")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
 
 
 def learning_curve(configs: Sequence[str],
@@ -158,10 +119,10 @@ def learning_curve(configs: Sequence[str],
         json=osp.join(work_dir, 'learning_curve.json'),
         png=osp.abspath(out_png or osp.join(work_dir, 'learning_curve.png')))
     with open(result['table'], 'w') as f:
-        f.write(format_table(result))
+        f.write(format_report(result))
     with open(result['json'], 'w') as f:
         json.dump(result, f, indent=2)
-    plot_curve(result, result['png'])
+    plot_learning_curve(result, result['png'])
     return result
 
 

@@ -14,7 +14,7 @@ image, round-robin so that background load hits every row alike:
 
 Without ``--checkpoint`` the weights are random and ``--candidates``
 locations are forced above the score threshold (the head's class-0 logit is
-calibrated, see ``mmdet_ext.utils.benchmark.force_detections``), so that
+calibrated, see ``mmdet_ext.utils.forced_detections.force_detections``), so that
 NMS keeps ``max_per_img`` detections as on a crowded image; speed does not
 depend on the weights otherwise. Times are medians over ``--repeats`` after
 ``--warmup`` rounds; the speed-up is PyTorch time / ONNX Runtime time.
@@ -46,8 +46,8 @@ from mmdet_ext.deployment import (ONNXRuntimeDetector,  # noqa: E402
                                   build_export_wrapper, export_onnx)
 from mmdet_ext.deployment.detector import load_detector  # noqa: E402
 from mmdet_ext.utils import merge_cfg_options  # noqa: E402
-from mmdet_ext.utils.benchmark import (force_detections,  # noqa: E402
-                                       raw_batch)
+from mmdet_ext.utils.forced_detections import (  # noqa: E402
+    force_detections, raw_batch)
 
 DEFAULT_CONFIG = osp.join(_bootstrap.REPO_ROOT, 'projects', 'PolarNeXt',
                           'configs', 'polarnext_r50-torch_fpn_1x_coco.py')

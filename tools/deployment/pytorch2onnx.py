@@ -37,7 +37,7 @@ from mmdet_ext.deployment import ONNXRuntimeDetector, export_onnx  # noqa
 from mmdet_ext.deployment.detector import (dataset_meta,  # noqa: E402
                                            load_detector)
 from mmdet_ext.deployment.onnx_export import dataset_metadata  # noqa: E402
-from mmdet_ext.utils.benchmark import raw_batch  # noqa: E402
+from mmdet_ext.utils.forced_detections import raw_batch  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 
 
