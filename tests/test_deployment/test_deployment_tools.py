@@ -20,7 +20,7 @@ DEPLOY_REASON = ('deployment group not installed: pip install -r '
                  'requirements/deploy.txt')
 CONFIG = CONFIGS['polarnext']
 AP_TOLERANCE = 0.001
-EPOCHS = 50
+EPOCHS = 20
 # Train on the validation images (overfitting is the point here).
 ON_VAL_IMAGES = [
     'train_dataloader.dataset.ann_file=annotations/instances_val.json',
@@ -74,7 +74,7 @@ def test_onnx_segm_ap_equals_pytorch(trained, toy_root, tmp_path):
     onnx_ap = metrics['ONNX Runtime']['coco/segm_mAP']
     torch_ap = metrics['PyTorch']['coco/segm_mAP']
     assert abs(onnx_ap - torch_ap) <= AP_TOLERANCE
-    assert torch_ap > 0.005  # the comparison means something
+    assert torch_ap > 0.005, metrics  # the comparison means something
 
 
 @pytest.mark.slow

@@ -1,14 +1,13 @@
 """Both polar models through MMDetection's command lines on CPU: train,
-test (COCO metric, --show-dir), the inference benchmark and, for PolarMask,
-two-process training (PolarNeXt's is covered by the DDP tests)."""
+test (COCO metric, --show-dir) and the inference benchmark with the trained
+checkpoint (two-process training of both: test_reliability/test_distributed.py)."""
 import math
-import re
 import sys
 
 import pytest
 from helpers.tools import metrics_of_test_run, train_scalars
 
-from conftest import run_distributed, run_tool, tiny_toy_options
+from conftest import REPO_ROOT, load_tool, run_tool, tiny_toy_options
 
 CONFIGS = {
     'PolarNeXt': 'projects/PolarNeXt/configs/polarnext_r18_fpn_toy-cpu.py',
@@ -53,23 +52,13 @@ def test_test_tool_reports_mask_ap(trained, toy_root, tmp_path):
 
 
 def test_inference_benchmark(trained, toy_root):
+    """benchmark.py with the trained checkpoint times both mask modes."""
     config, work_dir = trained
-    output = run_tool([
-        sys.executable, 'tools/analysis_tools/benchmark.py', config,
-        '--checkpoint', work_dir / 'epoch_1.pth', '--task', 'inference',
-        '--max-iter', 6, '--num-warmup', 1, '--log-interval', 3,
+    results = load_tool('tools/analysis_tools/benchmark.py').main([
+        str(REPO_ROOT / config), '--checkpoint',
+        str(work_dir / 'epoch_1.pth'), '--task', 'inference', '--max-iter',
+        '6', '--num-warmup', '1', '--log-interval', '3', '--num-threads', '1',
         '--cfg-options', *tiny_toy_options(toy_root)
     ])
-    assert re.search(r'[0-9.]+ (img|images?) ?/ ?s|fps', output,
-                     re.IGNORECASE), output[-2000:]
-
-
-@pytest.mark.slow
-def test_polarmask_dist_train_two_cpu_processes(toy_root, tmp_path):
-    args = [
-        'bash', 'tools/dist_train.sh', CONFIGS['PolarMask'], '2',
-        '--work-dir', tmp_path, '--cfg-options', *tiny_toy_options(toy_root)
-    ]
-    output = run_distributed(args)
-    assert 'CPU distributed: gloo, rank 0 of 2' in output
-    assert (tmp_path / 'epoch_1.pth').is_file()
+    fps = results['avg_fps_by_mode']
+    assert set(fps) == {False, True} and min(fps.values()) > 0, results

@@ -1,4 +1,5 @@
-"""End-to-end: tools/train.py, --resume, tools/test.py and dist_train.sh on CPU.
+"""End-to-end: tools/train.py, --resume and tools/test.py on CPU (two-process
+training through dist_train.sh: test_reliability/test_distributed.py).
 
 Uses the tiny SOLOv2 toy config on 4 toy images so each run takes seconds.
 """
@@ -8,7 +9,7 @@ import sys
 import pytest
 from helpers.tools import metrics_of_test_run, train_scalars
 
-from conftest import run_distributed, run_tool, tiny_toy_options
+from conftest import run_tool, tiny_toy_options
 
 CONFIG = 'configs/solov2/solov2_r18_fpn_toy-cpu.py'
 
@@ -61,13 +62,3 @@ def test_test_tool_evaluates_checkpoint(trained, toy_root, tmp_path):
     metrics = metrics_of_test_run(tmp_path)
     assert -1 <= metrics['coco/segm_mAP'] <= 1, metrics
     assert len(list((tmp_path / 'vis').glob('*.png'))) == 4  # toy val
-
-
-def test_dist_train_two_cpu_processes(toy_root, tmp_path):
-    args = [
-        'bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', tmp_path,
-        '--cfg-options', *tiny_toy_options(toy_root, 1)
-    ]
-    output = run_distributed(args)
-    assert 'CPU distributed: gloo, rank 0 of 2' in output
-    assert (tmp_path / 'epoch_1.pth').is_file()
