@@ -180,6 +180,9 @@ def evaluate(entry: Entry, data_root: Optional[str],
     cfg.log_level = 'WARNING'
     if max_images:
         cfg.test_dataloader.dataset.indices = max_images
+    # One pass: persistent workers would outlive the runner, and joining
+    # them when the loader is collected took 10 s (5 s per worker).
+    cfg.test_dataloader.persistent_workers = False
     with tempfile.TemporaryDirectory() as work_dir:
         cfg.work_dir = work_dir
         metrics = build_runner(cfg).test()
@@ -386,6 +389,9 @@ def _post_process(model: nn.Module, mode: Optional[bool], head: nn.Module,
                   outs: tuple, metas: List[dict]) -> int:
     """``predict_by_feat`` of head outputs, rescaled to the image as
     ``test_step`` does, in a mask mode; returns the detections."""
+    # Fresh lists per call: SOLOv2's predict_by_feat permutes its per-level
+    # lists in place, so a reused list is permuted again on the next call.
+    outs = [list(out) if isinstance(out, list) else out for out in outs]
     with mask_output(model, mode):
         return len(
             head.predict_by_feat(*outs, batch_img_metas=metas,

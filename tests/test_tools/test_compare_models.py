@@ -9,6 +9,7 @@ only, the GMACs reference), SparseInst (query-based: not forced, boxes-only
 row) and Mask R-CNN (two-stage: no forward / post split). The training step
 and GMACs themselves are tested in tests/test_utils/test_train_step_profile.py
 and test_benchmark_utils... through the library."""
+import copy
 import json
 
 import cv2
@@ -22,7 +23,9 @@ from conftest import REPO_ROOT, load_tool
 from mmdet_ext.utils.benchmark import build_model
 from mmdet_ext.utils.forced_detections import force_detections, raw_batch
 from mmdet_ext.utils import model_comparison
-from mmdet_ext.utils.model_comparison import MODEL_SPECS, SPECS, with_fcos_head
+from mmdet_ext.utils.model_comparison import (MODEL_SPECS, SPECS,
+                                              inference_cases,
+                                              with_fcos_head)
 
 SCRIPT = 'tools/analysis_tools/compare_models.py'
 QUICK = [
@@ -236,3 +239,17 @@ def test_every_model_has_its_configs():
     for spec in MODEL_SPECS:
         assert (REPO_ROOT / spec.toy).is_file(), spec.toy
         assert (REPO_ROOT / spec.r50).is_file(), spec.r50
+
+
+def test_post_processing_case_repeats():
+    """A timed case runs many times on the same head outputs: SOLOv2's
+    predict_by_feat permutes its output lists in place, so the second call
+    on shared lists failed (R-50 run with --repeats 3)."""
+    init_default_scope('mmdet')
+    cfg = Config.fromfile(str(REPO_ROOT / SPECS['solov2'].toy))
+    model = build_model(cfg.model, torch.device('cpu')).eval()
+    batch = raw_batch((96, 128), 0)
+    inputs = model.data_preprocessor(copy.deepcopy(batch), False)['inputs']
+    force_detections(model, inputs, 50)
+    post = inference_cases(model, None, batch)['post']
+    assert post() == post() > 0
