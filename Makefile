@@ -3,8 +3,9 @@ PY := .venv/bin/python
 QUICKSTART_CONFIG ?= projects/PolarNeXt/configs/polarnext_r18_fpn_toy-cpu.py
 QUICKSTART_DIR ?= work_dirs/quickstart
 PYTEST_ARGS ?=
-# Test processes (pytest-xdist); tests are single-threaded, so one per core. 0 = in-process.
-PYTEST_WORKERS ?= 2
+# Test processes (pytest-xdist); 0 = in-process. Tests are single-threaded, but many wait for
+# tool subprocesses: on 2 cores 3 workers were fastest (README "Test time").
+PYTEST_WORKERS ?= 3
 
 .PHONY: setup test test-long quickstart toy-data coco128-data clean
 
