@@ -39,7 +39,6 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 from mmdet_ext.geometry.hard_rasterizer import vertices_to_rle
@@ -48,6 +47,7 @@ from mmdet_ext.geometry.ray_origin import ORIGIN_METHODS, compute_ray_origins
 from mmdet_ext.geometry.ray_targets import RAY_MODES
 from mmdet_ext.structures.mask_tracing import gt_polygon_tensor
 from mmdet_ext.structures.polygons import PolygonTensor
+from mmdet_ext.structures.rle_masks import paired_mask_ious
 from mmdet_ext.task_modules.polar_ray_coder import PolarRayCoder
 from mmdet_ext.utils.config_utils import check_choice
 from .coco_segm_eval import load_coco, segm_metrics
@@ -225,14 +225,6 @@ def oracle_vertices(segmentations: Sequence,
             dict(ray_polygons.dropped))
 
 
-def _diagonal_ious(dts: List[dict], gts: List[dict]) -> np.ndarray:
-    """IoU of dts[i] with gts[i] (pycocotools, per image)."""
-    if not dts:
-        return np.zeros(0)
-    ious = mask_utils.iou(dts, gts, [0] * len(gts))
-    return np.diagonal(np.asarray(ious).reshape(len(dts), len(gts)))
-
-
 def _score_group(coco: COCO, group: List[Tuple[dict, list]],
                  vertices: np.ndarray, valid: np.ndarray) -> None:
     """Rasterise the oracle K-gons of a group and their IoU with the GT."""
@@ -244,7 +236,7 @@ def _score_group(coco: COCO, group: List[Tuple[dict, list]],
                                img['width']) if len(keep) else []
         chosen = [objects[i] for i in keep]
         gts = [coco.annToRLE(obj.ann) for obj in chosen]
-        for obj, rle, iou in zip(chosen, rles, _diagonal_ious(rles, gts)):
+        for obj, rle, iou in zip(chosen, rles, paired_mask_ious(rles, gts)):
             obj.rle, obj.iou = rle, float(iou)
         start = stop
 

@@ -19,6 +19,22 @@ from pycocotools import mask as mask_utils
 from mmdet_ext.geometry.hard_rasterizer import vertices_to_rle
 
 
+def paired_mask_ious(masks: List[dict], others: List[dict]) -> np.ndarray:
+    """IoU of ``masks[i]`` with ``others[i]`` for every i (pycocotools).
+
+    Args:
+        masks (list[dict]): N COCO RLEs.
+        others (list[dict]): N COCO RLEs, of the same image size.
+
+    Returns:
+        np.ndarray: (N, ) IoUs (empty for N = 0).
+    """
+    if not masks:
+        return np.zeros(0)
+    ious = mask_utils.iou(masks, others, [0] * len(others))
+    return np.diagonal(np.asarray(ious).reshape(len(masks), len(others)))
+
+
 class RLEMask(dict):
     """One COCO RLE (``{'size': [h, w], 'counts': str}``) that also behaves as
     its decoded (H, W) uint8 array when indexed with non-string keys."""

@@ -33,14 +33,13 @@ from typing import Any, Callable, Dict, List, Set, Tuple
 import cv2
 import numpy as np
 import torch
-from pycocotools import mask as mask_utils
 from torch import Tensor
 
 from mmdet.structures.mask import encode_mask_results
 from mmdet_ext.geometry.ray_targets import polar_ray_targets
 from mmdet_ext.geometry.soft_rasterizer import soft_rasterize
 from mmdet_ext.structures.polygons import PolygonTensor
-from mmdet_ext.structures.rle_masks import RLEMasks
+from mmdet_ext.structures.rle_masks import RLEMasks, paired_mask_ious
 from .reference_raster import (dense_autograd_soft_rasterize,
                                naive_soft_rasterize)
 from .reference_ray_targets import reference_polar_ray_targets
@@ -327,19 +326,6 @@ def official_bitmaps(polygons: Tensor, height: int, width: int) -> Tensor:
     return masks
 
 
-def mask_iou(ours: List[dict], official: List[dict]) -> np.ndarray:
-    """IoU of each of our RLE masks with the matching official one.
-
-    Args:
-        ours (list[dict]): N COCO RLEs.
-        official (list[dict]): N COCO RLEs of the same size.
-
-    Returns:
-        np.ndarray: (N, ) IoUs.
-    """
-    return np.diag(mask_utils.iou(ours, official, [0] * len(ours)))
-
-
 def mask_generation_cases(sizes: Sizes) -> CaseSet:
     """RLE straight from the polygons against the official bitmaps +
     ``encode_mask_results``; both are CPU work (pycocotools, cv2) whatever
@@ -350,7 +336,8 @@ def mask_generation_cases(sizes: Sizes) -> CaseSet:
 
     Returns:
         CaseSet: Each case returns a list of N COCO RLEs; the check gives
-        the official row their mean :func:`mask_iou` with ours.
+        the official row their mean IoU with ours
+        (:func:`~mmdet_ext.structures.rle_masks.paired_mask_ious`).
     """
     height, width = sizes.mask_image
     polygons = random_image_polygons(
@@ -368,7 +355,7 @@ def mask_generation_cases(sizes: Sizes) -> CaseSet:
     }
 
     def check(outputs: Dict[str, List[dict]]) -> Dict[str, str]:
-        iou = mask_iou(outputs[ours], outputs[official])
+        iou = paired_mask_ious(outputs[ours], outputs[official])
         return {official: f'{iou.mean():.3f} mean IoU'}
 
     title = (f'Mask generation for CocoMetric: {sizes.num_masks} polygons '

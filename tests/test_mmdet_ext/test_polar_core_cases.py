@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from mmdet.structures.mask import encode_mask_results
-from mmdet_ext.structures.rle_masks import RLEMasks
+from mmdet_ext.structures.rle_masks import RLEMasks, paired_mask_ious
 from mmdet_ext.testing.polar_core_cases import (
     POINTS_PER_OBJECT, QUICK_SIZES, candidate_points, count_off_rays,
-    mask_generation_cases, mask_iou, official_bitmaps, ray_target_cases,
+    mask_generation_cases, official_bitmaps, ray_target_cases,
     ray_target_inputs, soft_raster_cases)
 
 CPU = torch.device('cpu')
@@ -108,7 +108,7 @@ def test_official_and_ours_agree_on_a_square():
     ours = RLEMasks.from_polygons(square, 48, 64)
     assert ours.areas()[0] == pytest.approx(400, abs=21)
     official = encode_mask_results(bitmaps.numpy())
-    iou = mask_iou([dict(m) for m in ours], official)
+    iou = paired_mask_ious([dict(m) for m in ours], official)
     assert iou == pytest.approx(np.array([400 / 441]), abs=0.05)
 
 

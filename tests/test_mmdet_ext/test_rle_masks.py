@@ -7,6 +7,7 @@ from pycocotools import mask as mask_utils
 from mmdet.evaluation.metrics.coco_metric import CocoMetric
 from mmdet.structures.mask import encode_mask_results
 from mmdet_ext.structures import RLEMasks
+from mmdet_ext.structures.rle_masks import paired_mask_ious
 
 H, W = 60, 80
 
@@ -76,3 +77,14 @@ def test_coco_metric_accepts_rle_masks(tmp_path):
     metric.process({}, [sample])
     result = metric.evaluate(1)
     assert result['coco/segm_mAP'] == 1.0
+
+
+def test_paired_mask_ious_pairs_by_index():
+    """IoU of masks[i] with others[i] only, not the best match."""
+    square = np.zeros((20, 20), np.uint8)
+    square[:10, :10] = 1
+    half = np.zeros((20, 20), np.uint8)
+    half[:10, :5] = 1
+    a, b = (mask_utils.encode(np.asfortranarray(m)) for m in (square, half))
+    np.testing.assert_allclose(paired_mask_ious([a, b], [b, b]), [0.5, 1.0])
+    assert paired_mask_ious([], []).shape == (0, )
