@@ -100,6 +100,7 @@ POLARNEXT_1X = {
     'model.bbox_head.norm_cfg.num_groups': 32,
     'head:ray_activation': 'linear',
     'head:loss_weighting': 'iou',
+    'head:cls_target': 'label',
     'model.bbox_head.target_builder.sampling_radius': 1.5,
     'model.bbox_head.target_builder.mask_size': 64,
     'model.bbox_head.target_builder.tau': 0.1,

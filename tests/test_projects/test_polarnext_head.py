@@ -99,3 +99,38 @@ def test_matcher_costs_follow_the_losses_and_derived_options_are_the_heads():
     assert head.init_cfg['type'] == 'Normal'
     with pytest.raises(ValueError, match='num_rays'):
         make_head(target_builder=dict(num_rays=18))
+
+
+QFL = dict(type='QualityFocalLoss', use_sigmoid=True, beta=2.0)
+
+
+def test_iou_class_target_scores_each_positive_with_its_polygon_iou():
+    # Official: hard labels. 'iou': the positives' class targets are their
+    # detached soft IoU, every other point scores 0 (QualityFocalLoss).
+    head = _seeded_head(cls_target='iou', loss_cls=QFL)
+    labels, pos = targets(head, gt([[square(20, 20, 90, 80)]], [1]))
+    iou = pos.soft_iou()
+    target_labels, scores = head._cls_targets(labels, iou, pos)
+    assert torch.equal(target_labels, labels)
+    assert torch.allclose(scores[pos.point_inds], iou)
+    assert 0 < iou.min() and iou.max() < 1
+    others = torch.ones_like(scores, dtype=torch.bool)
+    others[pos.point_inds] = False
+    assert (scores[others] == 0).all()
+    hard = _seeded_head()
+    assert hard._cls_targets(labels, iou, pos) is labels
+
+
+def test_iou_class_target_trains():
+    head = _seeded_head(cls_target='iou', loss_cls=QFL)
+    assert_finite_with_grad(loss(head, gt([[square(20, 20, 90, 80)]], [1])),
+                            head)
+
+
+@pytest.mark.parametrize('cls_target, loss_cls', [('iou', None),
+                                                  ('label', QFL),
+                                                  ('quality', QFL)])
+def test_class_target_and_loss_must_agree(cls_target, loss_cls):
+    kwargs = {} if loss_cls is None else dict(loss_cls=loss_cls)
+    with pytest.raises(ValueError, match='cls_target'):
+        make_head(cls_target=cls_target, **kwargs)

@@ -1,5 +1,5 @@
 """PolarNeXt head: FCOS-like towers predicting classes, rays and mask quality."""
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -9,6 +9,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 from torch.profiler import record_function
 
+from mmdet.models.losses import QualityFocalLoss
 from mmdet.models.utils import filter_scores_and_topk, multi_apply
 from mmdet.registry import MODELS
 from mmdet.utils import (ConfigType, InstanceList, OptConfigType,
@@ -20,6 +21,7 @@ from mmdet_ext.utils.config_utils import check_choice
 
 RAY_ACTIVATIONS = ('linear', 'exp')
 LOSS_WEIGHTINGS = ('iou', 'uniform')
+CLS_TARGETS = ('label', 'iou')
 # exp() of a larger raw output exceeds any image (e^12 strides).
 MAX_LOG_RAY = 12.0
 
@@ -56,6 +58,11 @@ class PolarNeXtHead(BasePolarHead):
             prediction, normalised by its sum, so poorly predicted positives
             get little regression gradient) or ``'uniform'`` (mean over the
             positives).
+        cls_target (str): Class target of a positive: ``'label'`` (official:
+            1 for its class, with ``FocalLoss``) or ``'iou'`` (the detached
+            soft IoU of its polygon, with mmdet's ``QualityFocalLoss``, as in
+            GFL: the class score learns to rank a point's polygons by their
+            quality).
         target_builder (:obj:`ConfigDict` or dict): Options of
             :class:`PolarTargetBuilder` (sampling radius, mask size, tau, ray
             origin, target parts, fallback candidate, cost mask, ray coder,
@@ -80,6 +87,7 @@ class PolarNeXtHead(BasePolarHead):
                  ray_min: float = 0.01,
                  ray_activation: str = 'linear',
                  loss_weighting: str = 'iou',
+                 cls_target: str = 'label',
                  target_builder: ConfigType = dict(),
                  loss_cls: ConfigType = FOCAL_LOSS,
                  loss_polar: ConfigType = dict(
@@ -100,10 +108,18 @@ class PolarNeXtHead(BasePolarHead):
             num_classes=num_classes, in_channels=in_channels, **kwargs)
         check_choice('ray_activation', ray_activation, RAY_ACTIVATIONS)
         check_choice('loss_weighting', loss_weighting, LOSS_WEIGHTINGS)
+        check_choice('cls_target', cls_target, CLS_TARGETS)
         self.ray_min = ray_min
         self.ray_activation = ray_activation
         self.loss_weighting = loss_weighting
+        self.cls_target = cls_target
         self.loss_cls = MODELS.build(loss_cls)
+        if (cls_target == 'iou') != isinstance(self.loss_cls,
+                                               QualityFocalLoss):
+            raise ValueError(
+                "cls_target='iou' goes with loss_cls QualityFocalLoss and "
+                f"'label' with a hard-label loss; got {cls_target!r} with "
+                f'{type(self.loss_cls).__name__}')
         self.loss_polar = MODELS.build(loss_polar)
         self.loss_dice = MODELS.build(loss_dice)
         self.loss_quality = MODELS.build(loss_quality)
@@ -223,10 +239,12 @@ class PolarNeXtHead(BasePolarHead):
         """
         num_pos = cls_logits.new_tensor(float(len(pos)))
         num_pos = max(reduce_mean(num_pos).item(), 1.0)
-        loss_cls = self.loss_cls(cls_logits, labels, avg_factor=num_pos)
         # Every process joins the same all-reduces (a batch without positives
         # too), or DDP's collectives get out of step.
         iou = pos.soft_iou() if len(pos) else quality.new_zeros(0)
+        loss_cls = self.loss_cls(
+            cls_logits, self._cls_targets(labels, iou, pos),
+            avg_factor=num_pos)
         reg_weight = (iou if self.loss_weighting == 'iou' else
                       torch.ones_like(iou))
         reg_norm = max(reduce_mean(reg_weight.sum().float()).item(), 1e-6)
@@ -255,6 +273,18 @@ class PolarNeXtHead(BasePolarHead):
             loss_polar=loss_polar,
             loss_dice=loss_dice,
             loss_quality=loss_quality)
+
+    def _cls_targets(self, labels: Tensor, iou: Tensor,
+                     pos: PositiveTargets) -> Union[Tensor, Tuple[Tensor,
+                                                                  Tensor]]:
+        """Targets of the class loss: the labels (B * P, ), or with
+        ``cls_target='iou'`` the labels and a score per point (B * P, ), the
+        positives' soft IoU and 0 elsewhere."""
+        if self.cls_target == 'label':
+            return labels
+        scores = labels.new_zeros(labels.shape, dtype=torch.float32)
+        scores[pos.point_inds] = iou.float()
+        return labels, scores
 
     # --------------------------------------------------------- inference
     def predict_by_feat(self,
