@@ -418,3 +418,26 @@ def test_runners_in_one_process_do_not_share_a_visualizer(toy_root, tmp_path):
         visualizers.append(runner.visualizer)
         shutil.rmtree(tmp_path / name)
     assert visualizers[0] is not visualizers[1]
+
+
+def test_p2_toy_config_adds_a_stride_4_level_and_nothing_else():
+    """The quickstart's P2 config differs from the toy config only by the
+    neck's first level and the head's strides, and the neck's outputs have
+    exactly the head's strides."""
+    root = 'projects/PolarNeXt/configs/'
+    toy = _load(root + 'polarnext_r18_fpn_toy-cpu.py')
+    p2 = _load(root + 'polarnext_r18_fpn-p2_toy-cpu.py')
+    assert (p2.model.neck.start_level, toy.model.neck.start_level) == (0, 1)
+    assert p2.model.bbox_head.strides == [4, 8, 16, 32, 64]
+    p2.model.neck.start_level = 1
+    p2.model.bbox_head.strides = toy.model.bbox_head.strides
+    assert p2.to_dict() == toy.to_dict()
+
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    import projects.PolarNeXt.polarnext  # noqa: F401
+    cfg = _load(root + 'polarnext_r18_fpn-p2_toy-cpu.py')
+    model = MODELS.build(cfg.model)
+    feats = model.extract_feat(torch.zeros(1, 3, 128, 96))
+    assert [128 // f.shape[-2] for f in feats] == cfg.model.bbox_head.strides
