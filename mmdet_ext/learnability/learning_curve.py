@@ -177,7 +177,9 @@ def collect_learning_curve(configs: Sequence[str],
                    cfg_options: Optional[Sequence[str]] = None,
                    oracle: bool = True,
                    oracle_rays: int = 36,
-                   force: bool = False) -> dict:
+                   force: bool = False,
+                   categories: Optional[Sequence[str]] = None,
+                   image_ids: Optional[Sequence[int]] = None) -> dict:
     """Train every config for every budget (and seed) and collect the APs.
 
     Args:
@@ -195,9 +197,14 @@ def collect_learning_curve(configs: Sequence[str],
         oracle (bool): Compute the polar oracle references.
         oracle_rays (int): K of the oracle for configs without a polar head.
         force (bool): Retrain runs that already have a result.
+        categories (Sequence[str], optional): Category names to keep (a
+            one-class set out of a many-class one; see
+            :func:`~mmdet_ext.learnability.overfit_loop.write_subset`).
+        image_ids (Sequence[int], optional): Images to choose from.
 
     Returns:
         dict: The settings (``data_root``, ``split``, ``num_images``,
+        ``categories``, ``image_ids``,
         ``iters``, ``seeds``, ``cfg_options``, ``subset``), ``oracles``
         (list of ``key``, ``num_rays``, ``center``, ``mode``, ``parts``,
         ``AP``, ``AP50``, ``AP75``, ``mean_iou``), ``runs`` (list of
@@ -215,10 +222,19 @@ def collect_learning_curve(configs: Sequence[str],
     subset = osp.join(work_dir, f'subset_{split}_{num_images}.json')
     write_subset(
         osp.join(data_root, 'annotations', f'instances_{split}.json'),
-        subset, num_images)
+        subset, num_images, categories, image_ids)
+    # Only given subset options enter a run's settings, so the results of
+    # earlier curves (made without them) stay reusable.
+    subset_options = {
+        key: list(value)
+        for key, value in (('categories', categories),
+                           ('image_ids', image_ids)) if value is not None
+    }
     labels = config_labels(configs)
     polar = {c: oracle_settings(c, cfg_options) for c in configs}
     result = dict(data_root=data_root, split=split, num_images=num_images,
+                  categories=subset_options.get('categories'),
+                  image_ids=subset_options.get('image_ids'),
                   iters=list(iters), seeds=list(seeds) if seeds else None,
                   cfg_options=cfg_options, subset=subset, oracles=[],
                   runs=[])
@@ -240,7 +256,7 @@ def collect_learning_curve(configs: Sequence[str],
                     config, sub_dir,
                     dict(data_root=data_root, split=split,
                          num_images=num_images, max_iters=budget,
-                         cfg_options=options), force)
+                         cfg_options=options, **subset_options), force)
                 result['runs'].append(dict(
                     config=config, label=label, iters=budget, seed=seed,
                     work_dir=sub_dir, reused=outcome['reused'],

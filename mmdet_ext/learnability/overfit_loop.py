@@ -62,25 +62,45 @@ _METRIC = re.compile(r'coco/(segm|bbox)_mAP(_50|_75|_s|_m|_l)?: (-?[0-9.]+)')
 # CocoMetric's error (and no metric) when the model detected nothing.
 _NO_DETECTIONS = 'The testing results of the whole dataset is empty'
 
-def write_subset(ann_file: str, out_file: str, num_images: int) -> List[int]:
+def write_subset(ann_file: str,
+                 out_file: str,
+                 num_images: int,
+                 categories: Optional[Sequence[str]] = None,
+                 image_ids: Optional[Sequence[int]] = None) -> List[int]:
     """Keep the first ``num_images`` images that have a non-crowd object.
 
     Args:
         ann_file (str): Source COCO annotation file.
         out_file (str): Where to write the subset.
         num_images (int): Number of images to keep.
+        categories (Sequence[str], optional): Category names to keep (e.g.
+            ``['person']`` for a one-class set); the objects of the others
+            are removed, crowd regions included, and an image counts only if
+            a kept object remains. None keeps every category.
+        image_ids (Sequence[int], optional): Choose among these images only
+            (then in the file's order); each must exist and keep an object.
 
     Returns:
         list[int]: The kept image ids.
+
+    Raises:
+        ValueError: An unknown category name or image id, or an image id
+            without a kept object.
     """
     with open(ann_file) as f:
         data = json.load(f)
+    if categories is not None:
+        _keep_categories(data, categories, ann_file)
     with_objects = {
         ann['image_id']
         for ann in data['annotations'] if not ann.get('iscrowd', 0)
     }
+    candidates = with_objects
+    if image_ids is not None:
+        _check_image_ids(data, image_ids, with_objects, ann_file)
+        candidates = with_objects & set(image_ids)
     images = [img for img in data['images']
-              if img['id'] in with_objects][:num_images]
+              if img['id'] in candidates][:num_images]
     keep = {img['id'] for img in images}
     data['images'] = images
     data['annotations'] = [
@@ -89,6 +109,36 @@ def write_subset(ann_file: str, out_file: str, num_images: int) -> List[int]:
     with open(out_file, 'w') as f:
         json.dump(data, f)
     return sorted(keep)
+
+
+def _keep_categories(data: dict, names: Sequence[str], ann_file: str) -> None:
+    """Reduce a COCO dict to the categories ``names`` (in the file's
+    order) and their objects."""
+    known = [cat['name'] for cat in data['categories']]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(f'categories {unknown} not in {ann_file} '
+                         f'(it has {known})')
+    data['categories'] = [
+        cat for cat in data['categories'] if cat['name'] in names
+    ]
+    ids = {cat['id'] for cat in data['categories']}
+    data['annotations'] = [
+        ann for ann in data['annotations'] if ann['category_id'] in ids
+    ]
+
+
+def _check_image_ids(data: dict, image_ids: Sequence[int],
+                     with_objects: set, ann_file: str) -> None:
+    """Every requested image exists and has a (kept) non-crowd object."""
+    known = {img['id'] for img in data['images']}
+    missing = [i for i in image_ids if i not in known]
+    if missing:
+        raise ValueError(f'image ids {missing} not in {ann_file}')
+    empty = [i for i in image_ids if i not in with_objects]
+    if empty:
+        raise ValueError(f'image ids {empty} of {ann_file} have no '
+                         'non-crowd object (of the kept categories)')
 
 
 def set_classes(cfg: Config, classes: Sequence[str]) -> None:
@@ -322,7 +372,9 @@ def overfit(config: str = DEFAULT_CONFIG,
             split: str = 'train',
             num_images: int = 4,
             max_iters: Optional[int] = None,
-            cfg_options: Optional[List[str]] = None) -> Dict[str, float]:
+            cfg_options: Optional[List[str]] = None,
+            categories: Optional[Sequence[str]] = None,
+            image_ids: Optional[Sequence[int]] = None) -> Dict[str, float]:
     """Train ``config`` on ``num_images`` images and test on the same ones.
 
     Args:
@@ -336,6 +388,9 @@ def overfit(config: str = DEFAULT_CONFIG,
             to them (see the module docstring).
         cfg_options (list[str], optional): Extra ``--cfg-options``, applied
             last.
+        categories (Sequence[str], optional): Category names to keep (see
+            :func:`write_subset`); the model gets as many classes.
+        image_ids (Sequence[int], optional): Images to choose from.
 
     Returns:
         dict[str, float]: ``segm_mAP``, ``segm_mAP_50``, ``segm_mAP_75``,
@@ -347,7 +402,7 @@ def overfit(config: str = DEFAULT_CONFIG,
     subset = osp.join(work_dir, f'subset_{split}_{num_images}.json')
     write_subset(
         osp.join(data_root, 'annotations', f'instances_{split}.json'), subset,
-        num_images)
+        num_images, categories, image_ids)
     cfg = build_overfit_config(config, data_root, subset, split, max_iters,
                                cfg_options)
     # The runners of train.py and test.py dump their config to the same

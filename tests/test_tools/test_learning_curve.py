@@ -262,6 +262,82 @@ def test_finished_run_is_reused_only_with_the_same_settings(
     assert len(calls) == 3
 
 
+# ------------------------------------------------------------- subsets
+def _subset_source(path):
+    """Four images: 1 cat + dog, 2 cat only, 3 a crowd dog only, 4 dog."""
+    anns = [(1, 1, 0), (1, 2, 0), (2, 1, 0), (3, 2, 1), (4, 2, 0)]
+    path.write_text(json.dumps(dict(
+        images=[dict(id=i, file_name=f'{i}.png', width=8, height=8)
+                for i in (1, 2, 3, 4)],
+        annotations=[dict(id=n, image_id=img, category_id=cat, iscrowd=crowd,
+                          bbox=[0, 0, 4, 4], area=16,
+                          segmentation=[[0, 0, 4, 0, 4, 4]])
+                     for n, (img, cat, crowd) in enumerate(anns)],
+        categories=[dict(id=1, name='cat'), dict(id=2, name='dog')])))
+    return path
+
+
+def test_subset_keeps_the_named_categories(tmp_path):
+    """A one-class set cut out of a two-class one: the other class's
+    objects go, and so does an image left with a crowd region only."""
+    source, out = _subset_source(tmp_path / 'src.json'), tmp_path / 'out.json'
+    assert overfit_lib.write_subset(str(source), str(out), 4,
+                                    categories=['dog']) == [1, 4]
+    data = json.loads(out.read_text())
+    assert data['categories'] == [dict(id=2, name='dog')]
+    assert {a['category_id'] for a in data['annotations']} == {2}
+    assert read_class_names(str(out)) == ('dog', )
+    # Without the option every category and image with an object stays.
+    assert overfit_lib.write_subset(str(source), str(out), 4) == [1, 2, 4]
+
+
+def test_subset_among_image_ids(tmp_path):
+    source, out = _subset_source(tmp_path / 'src.json'), tmp_path / 'out.json'
+    assert overfit_lib.write_subset(str(source), str(out), 1,
+                                    image_ids=[4, 2]) == [2]
+    assert overfit_lib.write_subset(str(source), str(out), 4,
+                                    categories=['cat'],
+                                    image_ids=[2, 1]) == [1, 2]
+
+
+@pytest.mark.parametrize('options, message', [
+    (dict(categories=['bird']), r"categories \['bird'\] not in .*it has "
+     r"\['cat', 'dog'\]"),
+    (dict(image_ids=[9]), r'image ids \[9\] not in'),
+    (dict(image_ids=[3]), r'image ids \[3\] .* no non-crowd object'),
+    (dict(categories=['cat'], image_ids=[4]), 'no non-crowd object'),
+])
+def test_subset_names_what_it_cannot_find(tmp_path, options, message):
+    source = _subset_source(tmp_path / 'src.json')
+    with pytest.raises(ValueError, match=message):
+        overfit_lib.write_subset(str(source), str(tmp_path / 'o.json'), 4,
+                                 **options)
+
+
+def test_curve_passes_the_subset_to_every_run(tmp_path, monkeypatch):
+    """The subset options reach each run's settings (so a run made with
+    other ones is not reused) and the report names them."""
+    root = tmp_path / 'data'
+    (root / 'annotations').mkdir(parents=True)
+    _subset_source(root / 'annotations' / 'instances_train.json')
+    calls = []
+
+    def fake_overfit(config, work_dir, **settings):
+        calls.append(settings)
+        return dict(segm_mAP=0.5)
+
+    monkeypatch.setattr(curve_lib, 'overfit', fake_overfit)
+    curve = curve_tool.learning_curve(
+        [SOLOV2_CONFIG], str(root), iters=[2], work_dir=str(tmp_path / 'w'),
+        num_images=1, oracle=False, categories=['dog'], image_ids=[4])
+    assert calls[0]['categories'] == ['dog']
+    assert calls[0]['image_ids'] == [4]
+    with open(curve['table']) as f:
+        assert '1 images (dog only) among ids 4 of' in f.read()
+    subset = json.loads(open(curve['subset']).read())
+    assert [img['id'] for img in subset['images']] == [4]
+
+
 # ------------------------------------------------------- curve on data
 @pytest.fixture(scope='module')
 def one_class_root(toy_root, tmp_path_factory):

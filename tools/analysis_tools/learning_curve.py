@@ -59,8 +59,13 @@ def _settings(result: dict) -> str:
     seeds = result['seeds']
     options = (f"; options: `{' '.join(result['cfg_options'])}`"
                if result['cfg_options'] else '')
-    return (f"{result['num_images']} images of `{result['data_root']}` "
-            f"({result['split']}), trained and evaluated on the same images; "
+    subset = ''
+    if result.get('categories'):
+        subset += f" ({', '.join(result['categories'])} only)"
+    if result.get('image_ids'):
+        subset += f" among ids {', '.join(map(str, result['image_ids']))}"
+    return (f"{result['num_images']} images{subset} of "
+            f"`{result['data_root']}` ({result['split']}), trained and evaluated on the same images; "
             f"seeds: {', '.join(map(str, seeds)) if seeds else 'config'}"
             f'{options}.')
 
@@ -133,6 +138,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--data-root', default=DEFAULT_DATA)
     parser.add_argument('--split', default='train')
     parser.add_argument('--num-images', type=int, default=4)
+    parser.add_argument('--categories', nargs='+', default=None,
+                        metavar='NAME',
+                        help='keep only these categories (e.g. person: a '
+                        'one-class set out of COCO)')
+    parser.add_argument('--image-ids', type=int, nargs='+', default=None,
+                        metavar='ID', help='choose among these images')
     parser.add_argument('--iters', type=int, nargs='+',
                         default=list(DEFAULT_ITERS))
     parser.add_argument('--work-dir', default='work_dirs/learning_curve')
@@ -163,7 +174,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         num_images=args.num_images, seeds=args.seeds,
         cfg_options=args.cfg_options, oracle=not args.no_oracle,
         oracle_rays=args.oracle_rays, out_png=args.out_png,
-        force=args.force)
+        force=args.force, categories=args.categories,
+        image_ids=args.image_ids)
     with open(result['table']) as f:
         print(f.read())
     return result

@@ -35,11 +35,16 @@ def main():
     parser.add_argument('--split', default='train')
     parser.add_argument('--num-images', type=int, default=4)
     parser.add_argument('--max-iters', type=int, default=None)
+    parser.add_argument('--categories', nargs='+', default=None,
+                        metavar='NAME', help='keep only these categories')
+    parser.add_argument('--image-ids', type=int, nargs='+', default=None,
+                        metavar='ID', help='choose among these images')
     parser.add_argument('--cfg-options', nargs='+', default=[])
     args = parser.parse_args()
     metrics = overfit(args.config, args.work_dir, args.data_root,
                       split=args.split, num_images=args.num_images,
-                      max_iters=args.max_iters, cfg_options=args.cfg_options)
+                      max_iters=args.max_iters, cfg_options=args.cfg_options,
+                      categories=args.categories, image_ids=args.image_ids)
     print(json.dumps(metrics, indent=2))
 
 
