@@ -240,3 +240,18 @@ def test_norm_on_stride_predicts_in_stride_units():
         torch.testing.assert_close(bbox_s[level], bbox[level] * stride)
     losses = loss(strided, [gt([[square(20, 20, 80, 90)]], [0])])
     assert_finite_with_grad(losses, strided)
+
+
+@pytest.mark.parametrize('fallback', [True, False])
+def test_fallback_candidate_with_the_min_area_matcher(fallback):
+    """An object between the locations of every level gets no positive
+    under FCOS's rule (the official default); with the tiny configs'
+    ``fallback_candidate`` it gets one, of its own class, and trains."""
+    head = make_head('PolarMask',
+                     target_builder=dict(fallback_candidate=fallback))
+    tiny = gt([[square(53, 53, 55, 55)]], [2])
+    labels, pos = targets(head, tiny)
+    assert len(pos) == int(fallback)
+    assert int((labels == 2).sum()) == int(fallback)
+    if fallback:
+        assert_finite_with_grad(loss(head, [tiny]), head)

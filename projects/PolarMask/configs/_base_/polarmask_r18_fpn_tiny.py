@@ -1,6 +1,10 @@
 # Tiny PolarMask for CPU: ResNet-18 (pytorch style, from scratch, trainable BN),
 # 64-channel FPN and head with 2 convs per tower. Normalised inputs as PolarNeXt's tiny
-# model (caffe's std 1 suits frozen pretrained caffe weights only).
+# model (caffe's std 1 suits frozen pretrained caffe weights only). Targets as the tiny
+# PolarNeXt's: sub-pixel centroid origin, and one fallback positive for an object that no
+# location samples (FCOS's rule leaves an object narrower than a stride, between two
+# locations, as background). On 52 persons of 4 coco128 images (38 small, 512 px, 800 it):
+# 0.591 -> 0.616 / 0.624 (seeds 0 / 1), 80 % -> 84-85 % of the oracle (README "Learnability").
 _base_ = './polarmask_r50-caffe_fpn.py'
 
 model = dict(
@@ -21,4 +25,4 @@ model = dict(
         feat_channels=64,
         stacked_convs=2,
         norm_cfg=dict(type='GN', num_groups=16, requires_grad=True),
-        target_builder=dict(ray_origin='centroid')))
+        target_builder=dict(ray_origin='centroid', fallback_candidate=True)))
