@@ -4,7 +4,7 @@
 # PolarNeXt's: sub-pixel centroid origin, and one fallback positive for an object that no
 # location samples (FCOS's rule leaves an object narrower than a stride, between two
 # locations, as background). On 52 persons of 4 coco128 images (38 small, 512 px, 800 it):
-# 0.591 -> 0.616 / 0.624 (seeds 0 / 1), 80 % -> 84-85 % of the oracle (README "Learnability").
+# 0.591 / 0.620 -> 0.616 / 0.624 (seeds 0 / 1), within the seed spread (README "Learnability").
 _base_ = './polarmask_r50-caffe_fpn.py'
 
 model = dict(
