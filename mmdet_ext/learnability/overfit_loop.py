@@ -97,8 +97,9 @@ def write_subset(ann_file: str,
     }
     candidates = with_objects
     if image_ids is not None:
+        # Checked: every requested id has an object.
         _check_image_ids(data, image_ids, with_objects, ann_file)
-        candidates = with_objects & set(image_ids)
+        candidates = set(image_ids)
     images = [img for img in data['images']
               if img['id'] in candidates][:num_images]
     keep = {img['id'] for img in images}

@@ -65,7 +65,8 @@ def _settings(result: dict) -> str:
     if result.get('image_ids'):
         subset += f" among ids {', '.join(map(str, result['image_ids']))}"
     return (f"{result['num_images']} images{subset} of "
-            f"`{result['data_root']}` ({result['split']}), trained and evaluated on the same images; "
+            f"`{result['data_root']}` ({result['split']}), trained and "
+            'evaluated on the same images; '
             f"seeds: {', '.join(map(str, seeds)) if seeds else 'config'}"
             f'{options}.')
 
