@@ -1,3 +1,4 @@
 from .base_polar_head import BasePolarHead
+from .solov2_min_area_head import SOLOV2MinAreaHead
 
-__all__ = ['BasePolarHead']
+__all__ = ['BasePolarHead', 'SOLOV2MinAreaHead']

@@ -1,0 +1,96 @@
+"""SOLOV2MinAreaHead: the test-time area floor of SOLOv2's masks."""
+import pytest
+import torch
+from mmengine.config import ConfigDict
+
+from mmdet.models.dense_heads import SOLOV2Head
+from mmdet.registry import MODELS
+from mmdet_ext.models.dense_heads import SOLOV2MinAreaHead
+
+NUM_GRIDS = [6, 4, 2]
+CHANNELS = 4
+TEST_CFG = ConfigDict(
+    nms_pre=500,
+    score_thr=0.1,
+    mask_thr=0.5,
+    filter_thr=0.05,
+    kernel='gaussian',
+    sigma=2.0,
+    max_per_img=100)
+
+
+def _head_kwargs():
+    return dict(
+        num_classes=2,
+        in_channels=8,
+        feat_channels=8,
+        stacked_convs=1,
+        strides=[8, 16, 32],
+        scale_ranges=((1, 64), (32, 128), (64, 256)),
+        num_grids=NUM_GRIDS,
+        mask_feature_head=dict(
+            feat_channels=8,
+            start_level=0,
+            end_level=2,
+            out_channels=CHANNELS,
+            mask_stride=4,
+            norm_cfg=dict(type='GN', num_groups=4, requires_grad=True)),
+        norm_cfg=dict(type='GN', num_groups=4, requires_grad=True),
+        test_cfg=TEST_CFG)
+
+
+def _head(**kwargs):
+    return MODELS.build(
+        dict(type='SOLOV2MinAreaHead', **_head_kwargs(), **kwargs))
+
+
+def _one_mask_of(pixels):
+    """Predictions of one confident level-0 point whose mask covers
+    ``pixels`` pixels of the 16 x 16 mask features (stride 4, 64 px input).
+    """
+    num_points = sum(g * g for g in NUM_GRIDS)
+    kernels = torch.zeros(num_points, CHANNELS)
+    kernels[0, 0] = 1.
+    scores = torch.zeros(num_points, 2)
+    scores[0, 1] = 0.9
+    feats = torch.full((1, CHANNELS, 16, 16), -10.)
+    feats[0, 0].view(-1)[:pixels] = 10.
+    meta = dict(img_shape=(64, 64), ori_shape=(64, 64))
+    return kernels, scores, feats, meta
+
+
+@pytest.mark.parametrize('min_mask_pixels, kept', [(None, [False, True]),
+                                                   (0, [True, True]),
+                                                   ([4, 0, 0], [False, True])
+                                                   ])
+def test_area_floor_of_the_masks(min_mask_pixels, kept):
+    # Official floor: the level's stride (8 pixels at level 0), so a
+    # 4-pixel mask (64 input pixels) is dropped and a 12-pixel one kept.
+    head = _head(min_mask_pixels=min_mask_pixels)
+    for pixels, expected in zip([4, 12], kept):
+        results = head._predict_by_feat_single(*_one_mask_of(pixels))
+        assert (len(results) == 1) == expected
+        if expected:
+            # upsampled to the input (x4 per side), up to bilinear edges
+            assert abs(int(results.masks[0].sum()) - pixels * 16) <= 4 * pixels
+    assert head.strides == [8, 16, 32]  # restored after inference
+
+
+def test_official_floor_is_mmdetections():
+    torch.manual_seed(0)
+    reference = SOLOV2Head(**_head_kwargs())
+    head = _head()
+    for pixels in (4, 8, 9, 12):
+        ours = head._predict_by_feat_single(*_one_mask_of(pixels))
+        theirs = reference._predict_by_feat_single(*_one_mask_of(pixels))
+        assert len(ours) == len(theirs) == int(pixels > 8)
+
+
+@pytest.mark.parametrize('bad', [-1, [0, 0]])
+def test_bad_area_floor(bad):
+    with pytest.raises(ValueError, match='min_mask_pixels'):
+        _head(min_mask_pixels=bad)
+
+
+def test_registered():
+    assert MODELS.get('SOLOV2MinAreaHead') is SOLOV2MinAreaHead
