@@ -14,8 +14,11 @@ blobs = load_tool('tools/misc/make_blob_dataset.py')
 @pytest.fixture(scope='module')
 def default_set(tmp_path_factory):
     out = tmp_path_factory.mktemp('blobs')
-    ann_file = blobs.make_blob_dataset(str(out))
-    return out, json.loads(Path(ann_file).read_text())
+    result = blobs.make_blob_dataset(str(out))
+    data = json.loads(Path(result['ann_file']).read_text())
+    assert (result['num_images'], result['num_blobs']) == (
+        len(data['images']), len(data['annotations']))
+    return out, data
 
 
 def test_one_class_of_small_separate_blobs(default_set):
@@ -50,12 +53,12 @@ def test_one_class_of_small_separate_blobs(default_set):
 def test_deterministic_per_seed(default_set, tmp_path):
     out, data = default_set
     again = json.loads(Path(blobs.make_blob_dataset(
-        str(tmp_path / 'same'))).read_text())
+        str(tmp_path / 'same'))['ann_file']).read_text())
     assert again == data
     assert ((tmp_path / 'same/train/000001.jpg').read_bytes() ==
             (out / 'train/000001.jpg').read_bytes())
     other = json.loads(Path(blobs.make_blob_dataset(
-        str(tmp_path / 'other'), seed=1)).read_text())
+        str(tmp_path / 'other'), seed=1)['ann_file']).read_text())
     assert other['annotations'] != data['annotations']
 
 

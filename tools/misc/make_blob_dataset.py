@@ -47,6 +47,11 @@ def parse_args():
     return parser.parse_args()
 
 
+def centre_margin(max_radius: float) -> float:
+    """Distance of the blob centres from the image border."""
+    return max(MARGIN, MARGIN_RADII * max_radius)
+
+
 def blob_polygon(rng: np.random.Generator, cx: float, cy: float,
                  radius: float) -> np.ndarray:
     """Vertices (NUM_VERTICES, 2) of an irregular, squashed blob."""
@@ -67,7 +72,7 @@ def make_image(rng: np.random.Generator, width: int, height: int,
     img = rng.normal(110, 18, (height, width, 3)).clip(0, 255)
     img = cv2.GaussianBlur(img.astype(np.uint8), (5, 5), 0)
     count = int(rng.integers(num_objects[0], num_objects[1] + 1))
-    margin = max(MARGIN, MARGIN_RADII * radius[1])
+    margin = centre_margin(radius[1])
     placed, anns = [], []
     for _ in range(MAX_TRIES):
         if len(placed) == count:
@@ -101,8 +106,12 @@ def make_blob_dataset(out_dir: str,
                       num_images: int = 4,
                       img_size: Tuple[int, int] = (640, 480),
                       radius: Tuple[float, float] = (5., 20.),
-                      num_objects: Tuple[int, int] = (10, 13)) -> str:
-    """Write the set under ``out_dir``; returns the annotation file.
+                      num_objects: Tuple[int, int] = (10, 13)) -> dict:
+    """Write the set under ``out_dir``.
+
+    Returns:
+        dict: ``ann_file`` (the annotation file), ``num_images`` and
+        ``num_blobs``.
 
     Raises:
         ValueError: radii not 0 < min <= max, object counts not
@@ -114,7 +123,7 @@ def make_blob_dataset(out_dir: str,
         raise ValueError(
             f'num_objects needs 0 < MIN <= MAX, got {num_objects}')
     width, height = img_size
-    if min(width, height) <= 2 * max(MARGIN, MARGIN_RADII * radius[1]):
+    if min(width, height) <= 2 * centre_margin(radius[1]):
         raise ValueError(f'images of {width} x {height} are too small for '
                          f'blobs of radius {radius[1]}')
     rng = np.random.default_rng(seed)
@@ -137,22 +146,22 @@ def make_blob_dataset(out_dir: str,
                 images=images,
                 annotations=annotations,
                 categories=[dict(id=1, name='blob')]), f)
-    return ann_file
+    return dict(
+        ann_file=ann_file,
+        num_images=len(images),
+        num_blobs=len(annotations))
 
 
 def main():
     args = parse_args()
     try:
-        ann_file = make_blob_dataset(args.out_dir, args.seed,
-                                     args.num_images, tuple(args.img_size),
-                                     tuple(args.radius),
-                                     tuple(args.num_objects))
+        result = make_blob_dataset(args.out_dir, args.seed, args.num_images,
+                                   tuple(args.img_size), tuple(args.radius),
+                                   tuple(args.num_objects))
     except ValueError as error:
         raise SystemExit(f'error: {error}')
-    with open(ann_file) as f:
-        data = json.load(f)
-    print(f"{len(data['annotations'])} blobs in {len(data['images'])} "
-          f'images: {args.out_dir}')
+    print(f"{result['num_blobs']} blobs in {result['num_images']} images: "
+          f'{args.out_dir}')
 
 
 if __name__ == '__main__':
