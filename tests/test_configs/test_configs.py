@@ -441,3 +441,25 @@ def test_p2_toy_config_adds_a_stride_4_level_and_nothing_else():
     model = MODELS.build(cfg.model)
     feats = model.extract_feat(torch.zeros(1, 3, 128, 96))
     assert [128 // f.shape[-2] for f in feats] == cfg.model.bbox_head.strides
+
+
+@pytest.mark.parametrize('project,fixes', [
+    ('PolarNeXt', dict(ray_activation='exp')),
+    ('PolarMask', dict(norm_on_stride=True)),
+])
+def test_polar_toy_configs_have_the_overfit_configs_learnability_fixes(
+        project, fixes):
+    """What made a tiny polar model learn on the overfit set (README
+    "Learnability": AdamW, and each head's ray parametrisation) is in its
+    toy config too; the paper-named COCO configs keep the official values."""
+    root = f'projects/{project}/configs/{project.lower()}_'
+    toy = _load(root + 'r18_fpn_toy-cpu.py')
+    overfit = _load(root + 'r18_fpn_overfit-coco128-cpu.py')
+    paper = _load(root + ('r50-torch_fpn_1x_coco.py' if project == 'PolarNeXt'
+                          else 'r50_fpn_1x_coco.py'))
+    assert toy.optim_wrapper.optimizer.type == 'AdamW'
+    assert toy.optim_wrapper == overfit.optim_wrapper
+    assert paper.optim_wrapper.optimizer.type == 'SGD'
+    for key, value in fixes.items():
+        assert toy.model.bbox_head[key] == overfit.model.bbox_head[key] == value
+        assert paper.model.bbox_head.get(key) != value

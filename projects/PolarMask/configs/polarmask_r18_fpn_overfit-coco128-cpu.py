@@ -11,8 +11,3 @@ custom_imports = dict(
 # With SGD the exp-parametrised rays needed 800 iterations (0.419 segm AP); AdamW reaches
 # 0.469 in the base's 400 (README "Learnability").
 optim_wrapper = _base_.tiny_adamw_optim_wrapper
-# Rays and boxes in stride units (an option of this codebase; the paper configs keep the
-# official exp in input pixels, where every ray starts at 1 px): 384 px, 200 iterations,
-# segm AP 0.318 -> 0.565; 512 px, 800 iterations: 0.806, 95 % of the oracle (project
-# README "Learnability").
-model = dict(bbox_head=dict(norm_on_stride=True))
