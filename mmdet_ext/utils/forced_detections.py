@@ -85,7 +85,10 @@ def force_detections(model: nn.Module, inputs: Tensor,
     if hasattr(head, 'conv_rays'):
         _force_ray_lengths(head)
     if hasattr(head, 'conv_reg'):
-        head.conv_reg.bias.fill_(FORCED_EXP_REG_BIAS)
+        # PolarMask's norm_on_stride boxes are exp(conv) strides.
+        head.conv_reg.bias.fill_(
+            float(np.log(FORCED_RAY_BIAS)) if getattr(
+                head, 'norm_on_stride', False) else FORCED_EXP_REG_BIAS)
     conv_cls.bias.fill_(0.0)
     logits = torch.cat(
         [level[:, 0].flatten() for level in class_logits(model, inputs)])
@@ -104,7 +107,8 @@ def _force_ray_lengths(head: nn.Module) -> None:
     """Rays of about ``FORCED_RAY_BIAS`` strides on every level, whichever
     the parametrisation: PolarNeXt's linear ``Scale * conv * stride`` or
     ``exp(Scale * conv) * stride`` (``ray_activation='exp'``), or
-    PolarMask's ``exp(Scale_l(conv))`` (one learnable scale per level in
+    PolarMask's ``exp(Scale_l(conv))`` in pixels or, with
+    ``norm_on_stride``, times the stride (one learnable scale per level in
     ``scales_rays``), so that all produce polygons of the same sizes."""
     scales = getattr(head, 'scales_rays', None)
     if scales is None:
@@ -113,8 +117,10 @@ def _force_ray_lengths(head: nn.Module) -> None:
             float(np.log(FORCED_RAY_BIAS)) if exp_rays else FORCED_RAY_BIAS)
         return
     head.conv_rays.bias.fill_(1.0)
+    in_strides = getattr(head, 'norm_on_stride', False)
     for scale, stride in zip(scales, head.strides):
-        scale.scale.data.fill_(float(np.log(FORCED_RAY_BIAS * stride)))
+        length = FORCED_RAY_BIAS * (1 if in_strides else stride)
+        scale.scale.data.fill_(float(np.log(length)))
 
 
 def _force_two_stage(model: nn.Module) -> None:
