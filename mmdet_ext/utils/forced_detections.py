@@ -85,10 +85,7 @@ def force_detections(model: nn.Module, inputs: Tensor,
     if hasattr(head, 'conv_rays'):
         _force_ray_lengths(head)
     if hasattr(head, 'conv_reg'):
-        # PolarMask's norm_on_stride boxes are exp(conv) strides.
-        head.conv_reg.bias.fill_(
-            float(np.log(FORCED_RAY_BIAS)) if getattr(
-                head, 'norm_on_stride', False) else FORCED_EXP_REG_BIAS)
+        _force_box_sides(head)
     conv_cls.bias.fill_(0.0)
     logits = torch.cat(
         [level[:, 0].flatten() for level in class_logits(model, inputs)])
@@ -121,6 +118,18 @@ def _force_ray_lengths(head: nn.Module) -> None:
     for scale, stride in zip(scales, head.strides):
         length = FORCED_RAY_BIAS * (1 if in_strides else stride)
         scale.scale.data.fill_(float(np.log(length)))
+
+
+def _force_box_sides(head: nn.Module) -> None:
+    """FCOS-style box sides of ``exp(FORCED_EXP_REG_BIAS)`` pixels on every
+    level, also when they are ``exp(Scale_l(conv))`` strides (PolarMask's
+    ``norm_on_stride``)."""
+    if not getattr(head, 'norm_on_stride', False):
+        head.conv_reg.bias.fill_(FORCED_EXP_REG_BIAS)
+        return
+    head.conv_reg.bias.fill_(1.0)
+    for scale, stride in zip(head.scales_bbox, head.strides):
+        scale.scale.data.fill_(FORCED_EXP_REG_BIAS - float(np.log(stride)))
 
 
 def _force_two_stage(model: nn.Module) -> None:
