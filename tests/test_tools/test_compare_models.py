@@ -21,7 +21,8 @@ from mmengine.registry import init_default_scope
 
 from conftest import REPO_ROOT, load_tool
 from mmdet_ext.utils.benchmark import build_model
-from mmdet_ext.utils.forced_detections import force_detections, raw_batch
+from mmdet_ext.utils.forced_detections import (FORCED_RAY_BIAS,
+                                               force_detections, raw_batch)
 from mmdet_ext.utils import model_comparison
 from mmdet_ext.utils.model_comparison import (MODEL_SPECS, SPECS,
                                               inference_cases,
@@ -268,7 +269,6 @@ def test_forced_polygons_have_real_sizes_whatever_the_ray_unit(key, options):
     forced candidates survive NMS as a crowded image's would (49-79 of 300
     over four initialisations, against 1 with the pixel-unit setting); so
     do PolarMask's boxes, which its NMS uses."""
-    from mmdet_ext.utils.forced_detections import FORCED_RAY_BIAS
     init_default_scope('mmdet')
     torch.manual_seed(0)
     cfg = Config.fromfile(str(REPO_ROOT / SPECS[key].toy))
