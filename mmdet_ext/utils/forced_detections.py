@@ -104,8 +104,8 @@ def _force_ray_lengths(head: nn.Module) -> None:
     """Rays of about ``FORCED_RAY_BIAS`` strides on every level, whichever
     the parametrisation: PolarNeXt's linear ``Scale * conv * stride`` or
     ``exp(Scale * conv) * stride`` (``ray_activation='exp'``), or
-    PolarMask's ``exp(Scale_l(conv))`` in pixels or, with
-    ``norm_on_stride``, times the stride (one learnable scale per level in
+    PolarMask's ``exp(Scale_l(conv))`` in its ``distance_unit`` (pixels,
+    or strides with ``norm_on_stride``; one learnable scale per level in
     ``scales_rays``), so that all produce polygons of the same sizes."""
     scales = getattr(head, 'scales_rays', None)
     if scales is None:
@@ -113,11 +113,8 @@ def _force_ray_lengths(head: nn.Module) -> None:
         head.conv_rays.bias.fill_(
             float(np.log(FORCED_RAY_BIAS)) if exp_rays else FORCED_RAY_BIAS)
         return
-    head.conv_rays.bias.fill_(1.0)
-    in_strides = getattr(head, 'norm_on_stride', False)
-    for scale, stride in zip(scales, head.strides):
-        length = FORCED_RAY_BIAS * (1 if in_strides else stride)
-        scale.scale.data.fill_(float(np.log(length)))
+    _force_scaled_exp(head, head.conv_rays, scales,
+                      [FORCED_RAY_BIAS * stride for stride in head.strides])
 
 
 def _force_box_sides(head: nn.Module) -> None:
@@ -127,9 +124,19 @@ def _force_box_sides(head: nn.Module) -> None:
     if not getattr(head, 'norm_on_stride', False):
         head.conv_reg.bias.fill_(FORCED_EXP_REG_BIAS)
         return
-    head.conv_reg.bias.fill_(1.0)
-    for scale, stride in zip(head.scales_bbox, head.strides):
-        scale.scale.data.fill_(FORCED_EXP_REG_BIAS - float(np.log(stride)))
+    _force_scaled_exp(head, head.conv_reg, head.scales_bbox,
+                      [float(np.exp(FORCED_EXP_REG_BIAS))] * len(head.strides))
+
+
+def _force_scaled_exp(head: nn.Module, conv: nn.Conv2d, scales: nn.ModuleList,
+                      pixels: List[float]) -> None:
+    """Outputs ``exp(Scale_l(conv)) * head.distance_unit(l)`` (PolarMask's
+    rays and boxes) of about ``pixels[l]`` input pixels on level l: the conv
+    bias 1, Scale_l = log(pixels[l] / unit)."""
+    conv.bias.fill_(1.0)
+    for level, (scale, size) in enumerate(zip(scales, pixels)):
+        scale.scale.data.fill_(
+            float(np.log(size / head.distance_unit(level))))
 
 
 def _force_two_stage(model: nn.Module) -> None:

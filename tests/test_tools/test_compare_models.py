@@ -264,11 +264,10 @@ def test_post_processing_case_repeats():
 ])
 def test_forced_polygons_have_real_sizes_whatever_the_ray_unit(key, options):
     """Forced rays are about FORCED_RAY_BIAS strides long on every level for
-    every ray parametrisation (with PolarMask's stride units, the pixel-unit
-    setting made rays of 4 stride^2 px and NMS left one detection), and the
-    forced candidates survive NMS as a crowded image's would (49-79 of 300
-    over four initialisations, against 1 with the pixel-unit setting); so
-    do PolarMask's boxes, which its NMS uses."""
+    every ray parametrisation, PolarMask's boxes 32 px (its NMS uses them),
+    and the forced candidates survive NMS as a crowded image's would (49-79
+    of 300 over four initialisations). Forcing PolarMask's stride units as
+    if they were pixels made rays of 4 stride^2 px and NMS left one."""
     init_default_scope('mmdet')
     torch.manual_seed(0)
     cfg = Config.fromfile(str(REPO_ROOT / SPECS[key].toy))

@@ -222,6 +222,12 @@ class PolarMaskHead(BasePolarHead):
         """
         return multi_apply(self.forward_single, x, range(len(x)))
 
+    def distance_unit(self, level: int) -> int:
+        """Input pixels per unit of the rays and boxes that ``level``
+        predicts as ``exp(Scale_l(conv))``: its stride with
+        ``norm_on_stride``, else 1."""
+        return self.strides[level] if self.norm_on_stride else 1
+
     def forward_single(
             self, x: Tensor,
             level: int) -> Tuple[Tensor, Optional[Tensor], Tensor, Tensor]:
@@ -231,7 +237,7 @@ class PolarMaskHead(BasePolarHead):
         cls_score = self.conv_cls(cls_feat)
         quality_feat = cls_feat if self.quality_tower == 'cls' else mask_feat
         quality = self.conv_centerness(quality_feat)
-        unit = self.strides[level] if self.norm_on_stride else 1
+        unit = self.distance_unit(level)
         rays = _exp_distance(
             self.scales_rays[level](self.conv_rays(mask_feat))) * unit
         bbox_pred = None
