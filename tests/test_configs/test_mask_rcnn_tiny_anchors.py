@@ -19,10 +19,9 @@ COCO = 'configs/mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
 SIZE = 512
 
 
-def _worst_best_iou(cfg_path: str, side: float) -> float:
+def _worst_best_iou(cfg: Config, side: float) -> float:
     """Over positions of a ``side`` x ``side`` box in a 512 px image (one
     stride-4 cell, in 0.5 px steps), the lowest of its best anchor IoUs."""
-    cfg = Config.fromfile(str(REPO_ROOT / cfg_path))
     generator = TASK_UTILS.build(cfg.model.rpn_head.anchor_generator)
     sizes = [(SIZE // s, SIZE // s) for s, _ in generator.strides]
     anchors = torch.cat(generator.grid_priors(sizes, device='cpu'))
@@ -34,18 +33,22 @@ def _worst_best_iou(cfg_path: str, side: float) -> float:
     return float(bbox_overlaps(boxes, anchors).max(1).values.min())
 
 
-def _min_pos_iou(cfg_path: str) -> float:
-    cfg = Config.fromfile(str(REPO_ROOT / cfg_path))
+def _load(cfg_path: str) -> Config:
+    return Config.fromfile(str(REPO_ROOT / cfg_path))
+
+
+def _min_pos_iou(cfg: Config) -> float:
     return cfg.model.train_cfg.rpn.assigner.min_pos_iou
 
 
 @pytest.mark.parametrize('cfg_path', [OVERFIT, PAFPN_OVERFIT])
 def test_small_objects_get_a_positive_anchor(cfg_path):
-    assert _worst_best_iou(cfg_path, 10) >= _min_pos_iou(cfg_path)
+    cfg = _load(cfg_path)
+    assert _worst_best_iou(cfg, 10) >= _min_pos_iou(cfg)
 
 
 def test_coco_anchors_are_mmdetections():
     # the COCO config keeps scale 8, which leaves a 10 px object without one
-    cfg = Config.fromfile(str(REPO_ROOT / COCO))
+    cfg = _load(COCO)
     assert cfg.model.rpn_head.anchor_generator.scales == [8]
-    assert _worst_best_iou(COCO, 10) < _min_pos_iou(COCO)
+    assert _worst_best_iou(cfg, 10) < _min_pos_iou(cfg)
