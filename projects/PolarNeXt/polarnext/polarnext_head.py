@@ -207,6 +207,17 @@ class PolarNeXtHead(BasePolarHead):
             dict[str, Tensor]: ``loss_cls``, ``loss_polar``, ``loss_dice`` and
             ``loss_quality``.
         """
+        return self._losses_and_positives(cls_scores, ray_preds,
+                                          quality_preds,
+                                          batch_gt_instances)[0]
+
+    def _losses_and_positives(
+            self, cls_scores: List[Tensor], ray_preds: List[Tensor],
+            quality_preds: List[Tensor], batch_gt_instances: InstanceList
+    ) -> Tuple[Dict[str, Tensor], PositiveTargets, int]:
+        """The losses of :meth:`loss_by_feat`, the positives they were
+        computed on and the number of points P of one image (a positive's
+        image is ``point_inds // P``), for subclasses that add losses."""
         device = cls_scores[0].device
         points, point_strides = self._points(
             [s.shape[-2:] for s in cls_scores], device)
@@ -221,8 +232,9 @@ class PolarNeXtHead(BasePolarHead):
                                               flat_cls, flat_rays,
                                               batch_gt_instances)
         with record_function('polarnext_head/losses'):
-            return self._losses(
+            losses = self._losses(
                 flat_cls.flatten(0, 1), labels, flat_quality.flatten(), pos)
+        return losses, pos, len(points)
 
     def _losses(self, cls_logits: Tensor, labels: Tensor, quality: Tensor,
                 pos: PositiveTargets) -> Dict[str, Tensor]:
@@ -314,10 +326,7 @@ class PolarNeXtHead(BasePolarHead):
             ``masks`` (:class:`RLEMasks` at the output resolution).
         """
         cfg = ConfigDict(self.test_cfg if cfg is None else cfg)
-        mlvl_points = self.prior_generator.grid_priors(
-            [s.shape[-2:] for s in cls_scores],
-            dtype=torch.float32,
-            device=cls_scores[0].device)
+        mlvl_points = self._mlvl_points(cls_scores)
         results = []
         for i, img_meta in enumerate(batch_img_metas):
             results.append(
@@ -327,6 +336,13 @@ class PolarNeXtHead(BasePolarHead):
                                      mlvl_points, img_meta, cfg, rescale,
                                      with_nms))
         return results
+
+    def _mlvl_points(self, cls_scores: List[Tensor]) -> List[Tensor]:
+        """Points (P_l, 2) of every level, in input pixels."""
+        return self.prior_generator.grid_priors(
+            [s.shape[-2:] for s in cls_scores],
+            dtype=torch.float32,
+            device=cls_scores[0].device)
 
     def _select_level(self, cls_score: Tensor, rays: Tensor, quality: Tensor,
                       points: Tensor, cfg: ConfigDict) -> Tuple[Tensor, ...]:
@@ -346,11 +362,19 @@ class PolarNeXtHead(BasePolarHead):
                         cfg: ConfigDict, rescale: bool,
                         with_nms: bool) -> InstanceData:
         """Instances of one image (see :meth:`predict_by_feat`)."""
+        scores, labels, rays, points, quality = self._select_rows(
+            cls_scores, ray_preds, quality_preds, mlvl_points, cfg)
+        return self._polygon_results(scores * quality, labels, points, rays,
+                                     img_meta, cfg, rescale, with_nms)
+
+    def _select_rows(self, cls_scores: List[Tensor], ray_preds: List[Tensor],
+                     quality_preds: List[Tensor], mlvl_points: List[Tensor],
+                     cfg: ConfigDict) -> Tuple[Tensor, ...]:
+        """Rows of one image that pass the score threshold and top-k of
+        their level, all levels concatenated: scores (n, ), labels (n, ),
+        rays (n, K), points (n, 2) and quality (n, ), in [0, 1]."""
         selected = [
             self._select_level(*level, cfg) for level in zip(
                 cls_scores, ray_preds, quality_preds, mlvl_points)
         ]
-        scores, labels, rays, points, quality = (
-            torch.cat(column) for column in zip(*selected))
-        return self._polygon_results(scores * quality, labels, points, rays,
-                                     img_meta, cfg, rescale, with_nms)
+        return tuple(torch.cat(column) for column in zip(*selected))

@@ -1,0 +1,3 @@
+from .ray_refiner import RayRefiner
+
+__all__ = ['RayRefiner']
