@@ -384,10 +384,19 @@ class PolarNeXtExportWrapper(PolarExportWrapper):
 
     def candidates(self, head_outputs: Tuple[List[Tensor], ...], height,
                    width) -> Candidates:
-        cls_scores, ray_preds, quality_preds = head_outputs
+        rows = self.selected_rows(*head_outputs)
+        return Candidates(rows['cls'] * rows['quality'], rows['labels'],
+                          rows['points'], rows['rays'])
+
+    def selected_rows(self, cls_scores: List[Tensor],
+                      ray_preds: List[Tensor],
+                      quality_preds: List[Tensor]) -> Dict[str, Tensor]:
+        """The (location, class) rows of all levels that the head's
+        ``_select_rows`` keeps: ``cls`` and ``quality`` (sigmoids, (n, )),
+        ``labels`` (n, ), ``points`` (n, 2) and ``rays`` (n, K)."""
         num_classes, num_rays = self.head.num_classes, self.head.num_rays
         nms_pre = int(self.test_cfg.get('nms_pre', 1000))
-        columns = dict(cls=[], scores=[], labels=[], points=[], rays=[])
+        columns = dict(cls=[], quality=[], labels=[], points=[], rays=[])
         for cls, rays, quality, points in zip(cls_scores, ray_preds,
                                               quality_preds,
                                               self.level_points(cls_scores)):
@@ -400,14 +409,13 @@ class PolarNeXtExportWrapper(PolarExportWrapper):
             rows = torch.div(top, num_classes, rounding_mode='floor')
             quality = quality.reshape(-1).sigmoid()[rows]
             columns['cls'].append(scores[top])
-            columns['scores'].append(scores[top] * quality)
+            columns['quality'].append(quality)
             columns['labels'].append(top % num_classes)
             columns['points'].append(points[rows])
             columns['rays'].append(image_rows(rays, num_rays)[rows])
         joined = {key: torch.cat(value) for key, value in columns.items()}
-        keep = joined.pop('cls') > float(self.test_cfg.get('score_thr', 0.05))
-        return Candidates(**{key: value[keep]
-                             for key, value in joined.items()})
+        keep = joined['cls'] > float(self.test_cfg.get('score_thr', 0.05))
+        return {key: value[keep] for key, value in joined.items()}
 
 
 @register_export_wrapper('PolarMaskHead')

@@ -17,6 +17,8 @@ from mmdet_ext.utils.forced_detections import force_detections
 
 CONFIGS = {
     'polarnext': 'projects/PolarNeXt/configs/polarnext_r18_fpn_toy-cpu.py',
+    'polarnext-refine':
+    'projects/PolarNeXt/configs/polarnext_r18_fpn-p2-refine_toy-cpu.py',
     'polarmask': 'projects/PolarMask/configs/polarmask_r18_fpn_toy-cpu.py',
 }
 CLASSES = ('ellipse', 'star', 'bracket')
@@ -159,3 +161,18 @@ def assert_same_instances(expected: InstanceData, got: InstanceData,
     ious = mask_ious(expected, got)
     assert ious.min() >= 0.99, (label, ious.min())
     return diffs
+
+
+def refining_model() -> torch.nn.Module:
+    """The forced refine model, its refinement steps given seeded random
+    last layers (an untrained step returns its input rays): the graph must
+    move the rays and score the polygons as PyTorch does."""
+    model = forced_model('polarnext-refine')
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for refiner in model.bbox_head.refiners:
+            for layer in (refiner.ray_out, refiner.quality_out):
+                layer.weight.copy_(
+                    torch.randn(layer.weight.shape, generator=generator) *
+                    0.05)
+    return model

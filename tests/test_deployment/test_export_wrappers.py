@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 from deploy_cases import (assert_same_instances, forced_model, image_batch,
-                          pytorch_instances)
+                          pytorch_instances, refining_model)
 from mmdet_ext.deployment import (EXPORT_WRAPPERS, build_export_wrapper,
                                   postprocess, register_export_wrapper)
 from mmdet_ext.deployment.export_wrappers import (PolarExportWrapper,
@@ -50,6 +50,21 @@ def test_polarnext_wrapper_matches_predict(polarnext, size, with_nms):
     got = wrapper_instances(polarnext, data, with_nms)
     assert len(expected) > 10
     assert_same_instances(expected, got, f'PolarNeXt {size}', 1e-6, 1e-4)
+
+
+@pytest.mark.parametrize('refine_score', ['refined', 'product'])
+@pytest.mark.parametrize('size', SIZES[1:])
+def test_polarnext_refine_wrapper_matches_predict(size, refine_score):
+    model = refining_model()
+    model.bbox_head.test_cfg['refine_score'] = refine_score
+    data = image_batch(size, seed=1, scale=(0.8, 0.75))
+    expected = pytorch_instances(model, data)
+    got = wrapper_instances(model, data, with_nms=True)
+    assert len(expected) > 10
+    assert type(build_export_wrapper(model)).__name__ == (
+        'PolarNeXtRefineExportWrapper')
+    assert_same_instances(expected, got, f'PolarNeXt refine {size}', 1e-6,
+                          1e-4)
 
 
 @pytest.mark.parametrize('with_nms', [False, True])

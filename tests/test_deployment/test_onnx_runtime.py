@@ -37,7 +37,7 @@ onnx = pytest.importorskip(
 from conftest import REPO_ROOT, load_tool  # noqa: E402
 from deploy_cases import (CLASSES, CONFIGS,  # noqa: E402
                           assert_same_instances, forced_model, image_batch,
-                          load_config, pytorch_instances)
+                          load_config, pytorch_instances, refining_model)
 from mmdet_ext.deployment import (ONNXRuntimeDetector,  # noqa: E402
                                   export_onnx, read_metadata)
 from mmdet_ext.deployment.detector import dataset_meta  # noqa: E402
@@ -106,6 +106,20 @@ def test_polarnext_parity_dynamic_sizes(polarnext, size):
     got = detector.predict(data['inputs'][0], data['data_samples'][0].metainfo)
     assert len(expected) >= 10
     assert_same_instances(expected, got, f'PolarNeXt ONNX {size}')
+
+
+def test_polarnext_refine_parity(tmp_path):
+    """The refinement steps in the graph: rays and scores as PyTorch's, on
+    a size other than the export's."""
+    model = refining_model()
+    path = tmp_path / 'refine.onnx'
+    export_onnx(model, str(path), shape=(192, 256), dynamic_shape=True)
+    detector = ONNXRuntimeDetector(str(path), num_threads=1)
+    data = image_batch((200, 300), seed=1, scale=(0.8, 0.75))
+    expected = pytorch_instances(model, data)
+    got = detector.predict(data['inputs'][0], data['data_samples'][0].metainfo)
+    assert len(expected) >= 10
+    assert_same_instances(expected, got, 'PolarNeXt refine ONNX')
 
 
 @pytest.mark.parametrize('size', SIZES)

@@ -166,10 +166,12 @@ class BasePolarHead(BaseDenseHead):
         cfg.update(derived)
         return PolarTargetBuilder(**cfg)
 
-    def _build_tower(self) -> nn.Sequential:
-        """``stacked_convs`` 3x3 conv-norm-ReLU layers."""
+    def _build_tower(self, num_convs: Optional[int] = None) -> nn.Sequential:
+        """``num_convs`` (default ``stacked_convs``) 3x3 conv-norm-ReLU
+        layers; none is the identity."""
         layers = []
-        for i in range(self.stacked_convs):
+        num_convs = self.stacked_convs if num_convs is None else num_convs
+        for i in range(num_convs):
             layers.append(
                 ConvModule(
                     self.in_channels if i == 0 else self.feat_channels,

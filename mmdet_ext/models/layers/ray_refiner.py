@@ -100,11 +100,9 @@ class RayRefiner(BaseModule):
             tuple[Tensor, Tensor]: Refined ray lengths (n, K), float32, and
             quality logits of the refined polygons (n, ).
         """
+        # No branch on n: no polygon runs the same (empty) ops, which keeps
+        # every parameter in the graph (DDP) and the graph exportable.
         rays = rays.detach().float().clamp(min=MIN_RAY)
-        if len(rays) == 0:
-            # Keep the parameters in the graph (DDP expects every one used).
-            keep = sum(p.sum() for p in self.parameters()) * 0
-            return rays + keep, rays.new_zeros(0) + keep
         samples = self._sample(feats, stride, points.float(), rays,
                                batch_inds)
         log_rays = rays.log()
@@ -134,20 +132,37 @@ class RayRefiner(BaseModule):
         # Pixel i of the map covers [i, i + 1) * stride, so the map spans
         # W * stride input pixels (grid_sample, align_corners=False).
         height, width = feats.shape[-2:]
-        scale = locations.new_tensor([width * stride, height * stride])
-        grid = locations / scale * 2 - 1
-        out = feats.new_zeros((num, feats.shape[1], num_rays, len(radii)))
-        for img in batch_inds.unique().tolist():
-            sel = batch_inds == img
-            sampled = F.grid_sample(
-                feats[img:img + 1],
-                grid[sel].reshape(1, -1, num_rays * len(radii), 2).to(
-                    feats.dtype),
-                mode='bilinear',
-                padding_mode='zeros',
-                align_corners=False)
-            # (1, C, n_img, K * R) -> (n_img, C, K, R)
-            out[sel] = sampled[0].permute(1, 0, 2).reshape(
-                -1, feats.shape[1], num_rays, len(radii))
-        # (n, C, K, R) -> (n, C * R, K)
-        return out.permute(0, 1, 3, 2).reshape(num, -1, num_rays).float()
+        # Divided by the sizes as numbers, not as a tensor made of them, so
+        # that an exported graph keeps its dynamic image size.
+        grid = torch.stack([
+            locations[..., 0] / (width * stride),
+            locations[..., 1] / (height * stride)
+        ], dim=-1)
+        grid = (grid * 2 - 1).to(feats.dtype)
+        channels, per_row = feats.shape[1], num_rays * len(radii)
+        if feats.shape[0] == 1:
+            # One image (inference, export): no data-dependent loop.
+            out = self._grid_sample(feats, grid, num, per_row)
+        else:
+            out = feats.new_zeros((num, channels, per_row))
+            for img in batch_inds.unique().tolist():
+                sel = batch_inds == img
+                out[sel] = self._grid_sample(feats[img:img + 1], grid[sel],
+                                             int(sel.sum()), per_row)
+        # (n, C, K * R) -> (n, C, K, R) -> (n, C * R, K)
+        out = out.reshape(num, channels, num_rays, len(radii))
+        return out.permute(0, 1, 3, 2).reshape(num, channels * len(radii),
+                                               num_rays).float()
+
+    @staticmethod
+    def _grid_sample(feats: Tensor, grid: Tensor, num: int,
+                     per_row: int) -> Tensor:
+        """Samples (num, C, per_row) of one image's map (1, C, H, W) at
+        ``grid`` (num, ..., 2) in grid_sample's [-1, 1] coordinates."""
+        sampled = F.grid_sample(
+            feats,
+            grid.reshape(1, num, per_row, 2),
+            mode='bilinear',
+            padding_mode='zeros',
+            align_corners=False)
+        return sampled[0].permute(1, 0, 2)

@@ -27,6 +27,23 @@ def polar_area_iou(pred: Tensor, target: Tensor, eps: float = 1e-6) -> Tensor:
     return inter / union
 
 
+def refined_quality(initial: Tensor, refined_logits: Tensor,
+                    mode: str) -> Tensor:
+    """The quality that multiplies the class score (n, ), in [0, 1].
+
+    Args:
+        initial (Tensor): The dense head's quality, a sigmoid (n, ).
+        refined_logits (Tensor): The last refinement step's logits (n, ).
+        mode (str): ``'refined'``, ``'initial'`` or ``'product'`` (the
+            geometric mean of both).
+    """
+    check_choice('refine_score', mode, REFINE_SCORES)
+    if mode == 'initial':
+        return initial
+    refined = refined_logits.sigmoid()
+    return refined if mode == 'refined' else (initial * refined).sqrt()
+
+
 @MODELS.register_module()
 class PolarNeXtRefineHead(PolarNeXtHead):
     """:class:`PolarNeXtHead` followed by ``num_refine_steps`` contour
@@ -50,6 +67,8 @@ class PolarNeXtRefineHead(PolarNeXtHead):
 
     Args:
         num_refine_steps (int): Refinement steps. Defaults to 2.
+        num_refine_convs (int): Convolutions of the refinement tower on the
+            first input level; 0 samples that level itself. Defaults to 2.
         refiner (:obj:`ConfigDict` or dict): Options of :class:`RayRefiner`
             (``in_channels`` and ``num_rays`` come from the head).
         loss_refine (:obj:`ConfigDict` or dict): Ray loss of every step.
@@ -61,6 +80,7 @@ class PolarNeXtRefineHead(PolarNeXtHead):
     def __init__(self,
                  *args,
                  num_refine_steps: int = 2,
+                 num_refine_convs: int = 2,
                  refiner: ConfigType = dict(),
                  loss_refine: ConfigType = dict(
                      type='PolarIoULoss', loss_weight=1.0),
@@ -73,6 +93,7 @@ class PolarNeXtRefineHead(PolarNeXtHead):
             raise ValueError(
                 f'num_refine_steps must be >= 1, got {num_refine_steps}')
         self.num_refine_steps = num_refine_steps
+        self.num_refine_convs = num_refine_convs
         self.refiner_cfg = dict(refiner)
         super().__init__(*args, **kwargs)
         self.loss_refine = MODELS.build(loss_refine)
@@ -81,12 +102,13 @@ class PolarNeXtRefineHead(PolarNeXtHead):
     def _init_layers(self) -> None:
         """PolarNeXt's layers, the refinement tower and the steps."""
         super()._init_layers()
-        self.refine_convs = self._build_tower()
+        self.refine_convs = self._build_tower(self.num_refine_convs)
         self.refiners = nn.ModuleList([
             MODELS.build(
                 dict(
                     type='RayRefiner',
-                    in_channels=self.feat_channels,
+                    in_channels=(self.feat_channels if self.num_refine_convs
+                                 else self.in_channels),
                     num_rays=self.num_rays,
                     **self.refiner_cfg))
             for _ in range(self.num_refine_steps)
@@ -181,21 +203,15 @@ class PolarNeXtRefineHead(PolarNeXtHead):
         :meth:`forward`."""
         cfg = ConfigDict(self.test_cfg if cfg is None else cfg)
         mode = cfg.get('refine_score', 'refined')
-        check_choice('refine_score', mode, REFINE_SCORES)
         mlvl_points = self._mlvl_points(cls_scores)
         results = []
         for i, img_meta in enumerate(batch_img_metas):
             scores, labels, rays, points, quality = self._select_rows(
                 [s[i] for s in cls_scores], [r[i] for r in ray_preds],
                 [q[i] for q in quality_preds], mlvl_points, cfg)
-            steps, refined_quality = self.refine(
-                refine_feats[0][i:i + 1], points, rays,
-                labels.new_zeros(len(labels)))
-            refined_quality = refined_quality.sigmoid()
-            if mode == 'refined':
-                quality = refined_quality
-            elif mode == 'product':
-                quality = (quality * refined_quality).sqrt()
+            steps, logits = self.refine(refine_feats[0][i:i + 1], points,
+                                        rays, labels.new_zeros(len(labels)))
+            quality = refined_quality(quality, logits, mode)
             results.append(
                 self._polygon_results(scores * quality, labels, points,
                                       steps[-1], img_meta, cfg, rescale,
