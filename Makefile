@@ -1,6 +1,6 @@
 # Two entry points (README "Quick start"); both set the environment up first (idempotent).
 PY := .venv/bin/python
-QUICKSTART_CONFIG ?= projects/PolarNeXt/configs/polarnext_r18_fpn-p2_toy-cpu.py
+QUICKSTART_CONFIG ?= projects/PolarNeXt/configs/polarnext_r18_fpn-p2-refine_toy-cpu.py
 QUICKSTART_DIR ?= work_dirs/quickstart
 PYTEST_ARGS ?=
 # Test processes (pytest-xdist); 0 = in-process. Tests are single-threaded, but many wait for

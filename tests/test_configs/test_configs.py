@@ -443,6 +443,32 @@ def test_p2_toy_config_adds_a_stride_4_level_and_nothing_else():
     assert [128 // f.shape[-2] for f in feats] == cfg.model.bbox_head.strides
 
 
+@pytest.mark.parametrize('refine,base,mask_size', [
+    ('polarnext_r18_fpn-p2-refine_toy-cpu.py', 'polarnext_r18_fpn-p2_toy-cpu.py',
+     32),
+    ('polarnext_r50-torch_fpn_1x_coco_refine.py',
+     'polarnext_r50-torch_fpn_1x_coco.py', 64),
+])
+def test_refine_configs_change_only_the_head(refine, base, mask_size):
+    """A refine config is its base with PolarNeXtRefineHead and the
+    refinement's own options (the toy one also with 32-pixel mask crops,
+    for the quickstart's time budget): the paper's model stays as it is."""
+    root = 'projects/PolarNeXt/configs/'
+    ours, theirs = _load(root + refine), _load(root + base)
+    head = ours.model.bbox_head
+    assert head.target_builder.mask_size == mask_size
+    head.target_builder.mask_size = theirs.model.bbox_head.target_builder.get(
+        'mask_size', 64)
+    assert head.type == 'PolarNeXtRefineHead'
+    extra = {key for key in head if key not in theirs.model.bbox_head}
+    assert extra <= {'num_refine_steps', 'num_refine_convs', 'refiner',
+                     'loss_refine', 'loss_refine_quality'}
+    for key in extra:
+        del head[key]
+    head.type = theirs.model.bbox_head.type
+    assert ours.to_dict() == theirs.to_dict()
+
+
 @pytest.mark.parametrize('project,fixes', [
     ('PolarNeXt', dict(ray_activation='exp')),
     ('PolarMask', dict(norm_on_stride=True)),
