@@ -172,6 +172,8 @@ def refining_model() -> torch.nn.Module:
     with torch.no_grad():
         for refiner in model.bbox_head.refiners:
             for layer in (refiner.ray_out, refiner.quality_out):
+                if layer is None:  # a step without quality
+                    continue
                 layer.weight.copy_(
                     torch.randn(layer.weight.shape, generator=generator) *
                     0.05)

@@ -58,6 +58,11 @@ def test_untrained_step_keeps_the_rays_and_empty_input_is_defined():
                                torch.zeros(0, 36), torch.zeros(0).long())
     assert refined.shape == (0, 36) and quality.shape == (0, )
     refined.sum().backward()  # keeps the parameters in the graph
+    refined, quality = RayRefiner(in_channels=3, num_rays=36,
+                                  with_quality=False)(
+                                      feats, STRIDE, torch.rand(5, 2) * 200,
+                                      rays, torch.tensor([0, 1, 1, 0, 1]))
+    assert quality is None and refined.shape == (5, 36)
 
 
 @pytest.mark.parametrize('kernel_size, radii', [(4, (1.0, )), (3, ())])

@@ -46,6 +46,9 @@ def test_losses_of_every_step_are_finite_and_train_the_refiners():
     for refiner in refine.refiners:
         assert refiner.ray_out.weight.grad.abs().sum() > 0
     assert refine.refiners[-1].quality_out.weight.grad.abs().sum() > 0
+    # DDP (without find_unused_parameters) needs a gradient for every one.
+    unused = [name for name, p in refine.named_parameters() if p.grad is None]
+    assert not unused
 
 
 def test_images_without_objects_give_zero_refinement_losses():
@@ -54,6 +57,8 @@ def test_images_without_objects_give_zero_refinement_losses():
     losses = loss(refine, [empty, empty])
     assert losses['loss_refine0'] == 0 and losses['loss_refine_quality'] == 0
     assert_finite_with_grad(losses, refine)
+    unused = [name for name, p in refine.named_parameters() if p.grad is None]
+    assert not unused
 
 
 def test_untrained_refinement_keeps_polarnext_polygons():

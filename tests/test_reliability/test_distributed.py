@@ -104,7 +104,11 @@ def _relative_update_error(start, ref, other):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('config', polar_config_params())
+@pytest.mark.parametrize('config', polar_config_params() + [
+    pytest.param(
+        'projects/PolarNeXt/configs/polarnext_r18_fpn-p2-refine_toy-cpu.py',
+        id='polarnext-refine')
+])
 def test_two_processes_match_one_with_the_same_total_batch(
         config, bad_data, tmp_path):
     config = _config(config, bad_data, tmp_path)

@@ -1,7 +1,7 @@
 """One contour-refinement step of polar polygons: features sampled along each
 ray, a circular convolution over the rays, a new length per ray and a quality
 logit per polygon."""
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -44,6 +44,9 @@ class RayRefiner(BaseModule):
             its length. Defaults to (0.5, 1.0, 1.5).
         max_log_ratio (float): Bound of the log-ratio per step (a ray is at
             most scaled by ``e^max_log_ratio``). Defaults to 1.0.
+        with_quality (bool): Predict the quality logit (a step whose quality
+            nobody trains has none, so every parameter gets a gradient, as
+            DDP requires). Defaults to True.
         init_cfg (dict, optional): Initialisation of the module.
     """
 
@@ -55,6 +58,7 @@ class RayRefiner(BaseModule):
                  kernel_size: int = 5,
                  radii: Sequence[float] = (0.5, 1.0, 1.5),
                  max_log_ratio: float = 1.0,
+                 with_quality: bool = True,
                  init_cfg: dict = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if kernel_size % 2 != 1:
@@ -79,13 +83,16 @@ class RayRefiner(BaseModule):
             channels = hidden_channels
         self.convs = nn.Sequential(*convs)
         self.ray_out = nn.Conv1d(2 * hidden_channels, 1, 1)
-        self.quality_out = nn.Linear(hidden_channels, 1)
+        self.quality_out = (
+            nn.Linear(hidden_channels, 1) if with_quality else None)
         for layer in (self.ray_out, self.quality_out):
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
+            if layer is not None:
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     def forward(self, feats: Tensor, stride: int, points: Tensor,
-                rays: Tensor, batch_inds: Tensor) -> Tuple[Tensor, Tensor]:
+                rays: Tensor,
+                batch_inds: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
         """Refine the rays of n polygons.
 
         Args:
@@ -97,8 +104,9 @@ class RayRefiner(BaseModule):
             batch_inds (Tensor): Image of each polygon in the batch (n, ).
 
         Returns:
-            tuple[Tensor, Tensor]: Refined ray lengths (n, K), float32, and
-            quality logits of the refined polygons (n, ).
+            tuple[Tensor, Tensor | None]: Refined ray lengths (n, K),
+            float32, and quality logits of the refined polygons (n, ), None
+            without ``with_quality``.
         """
         # No branch on n: no polygon runs the same (empty) ops, which keeps
         # every parameter in the graph (DDP) and the graph exportable.
@@ -113,7 +121,9 @@ class RayRefiner(BaseModule):
                           dim=1)
         step = self.ray_out(fused).squeeze(1)
         step = self.max_log_ratio * torch.tanh(step / self.max_log_ratio)
-        return (log_rays + step).exp(), self.quality_out(pooled).squeeze(-1)
+        quality = (None if self.quality_out is None else
+                   self.quality_out(pooled).squeeze(-1))
+        return (log_rays + step).exp(), quality
 
     def _sample(self, feats: Tensor, stride: int, points: Tensor,
                 rays: Tensor, batch_inds: Tensor) -> Tensor:

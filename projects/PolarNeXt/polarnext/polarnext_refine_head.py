@@ -103,6 +103,7 @@ class PolarNeXtRefineHead(PolarNeXtHead):
         """PolarNeXt's layers, the refinement tower and the steps."""
         super()._init_layers()
         self.refine_convs = self._build_tower(self.num_refine_convs)
+        # Only the last step's quality scores and is trained.
         self.refiners = nn.ModuleList([
             MODELS.build(
                 dict(
@@ -110,8 +111,9 @@ class PolarNeXtRefineHead(PolarNeXtHead):
                     in_channels=(self.feat_channels if self.num_refine_convs
                                  else self.in_channels),
                     num_rays=self.num_rays,
+                    with_quality=step == self.num_refine_steps - 1,
                     **self.refiner_cfg))
-            for _ in range(self.num_refine_steps)
+            for step in range(self.num_refine_steps)
         ])
 
     def forward(
@@ -177,15 +179,22 @@ class PolarNeXtRefineHead(PolarNeXtHead):
                                      pos.point_inds // num_points)
         num_pos = refine_feats.new_tensor(float(len(pos)))
         num_pos = max(reduce_mean(num_pos).item(), 1.0)
-        losses = {}
-        for i, rays in enumerate(steps):
-            losses[f'loss_refine{i}'] = (
-                self.loss_refine(rays, pos.target_rays, avg_factor=num_pos)
-                if len(pos) else rays.sum() * 0)
+        if len(pos) == 0:
+            # Zero losses that keep every parameter in the graph (DDP): an
+            # empty grid-sample passes no gradient to the features.
+            zero = (sum(rays.sum() for rays in steps) + quality.sum() +
+                    refine_feats.sum()) * 0
+            losses = {f'loss_refine{i}': zero for i in range(len(steps))}
+            losses['loss_refine_quality'] = zero
+            return losses
+        losses = {
+            f'loss_refine{i}': self.loss_refine(
+                rays, pos.target_rays, avg_factor=num_pos)
+            for i, rays in enumerate(steps)
+        }
         target = polar_area_iou(steps[-1].detach(), pos.target_rays.float())
-        losses['loss_refine_quality'] = (
-            self.loss_refine_quality(quality, target, avg_factor=num_pos)
-            if len(pos) else quality.sum() * 0)
+        losses['loss_refine_quality'] = self.loss_refine_quality(
+            quality, target, avg_factor=num_pos)
         return losses
 
     # --------------------------------------------------------- inference
