@@ -19,9 +19,13 @@ from mmdet_ext.task_modules.polar_targets import (PolarTargetBuilder,
                                                   PositiveTargets)
 
 # Defaults shared by the polar heads (as FCOS): focal loss and Normal(0, 0.01)
-# convs with a 0.01 class prior.
+# convs with a 0.01 class prior; the polar IoU loss of the rays and the BCE of
+# a quality (centerness / mask IoU) logit.
 FOCAL_LOSS = dict(
     type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0)
+POLAR_IOU_LOSS = dict(type='PolarIoULoss', loss_weight=1.0)
+QUALITY_BCE_LOSS = dict(
+    type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0)
 NORMAL_INIT = dict(
     type='Normal',
     layer='Conv2d',

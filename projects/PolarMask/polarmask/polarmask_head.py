@@ -14,8 +14,8 @@ from mmdet.registry import MODELS
 from mmdet.structures.bbox import distance2bbox
 from mmdet.utils import (ConfigType, InstanceList, OptConfigType,
                          OptInstanceList, reduce_mean)
-from mmdet_ext.models.dense_heads.base_polar_head import (FOCAL_LOSS,
-                                                       BasePolarHead)
+from mmdet_ext.models.dense_heads.base_polar_head import (
+    FOCAL_LOSS, POLAR_IOU_LOSS, QUALITY_BCE_LOSS, BasePolarHead)
 from mmdet_ext.task_modules import PositiveTargets
 from mmdet_ext.utils.config_utils import check_choice
 
@@ -128,12 +128,8 @@ class PolarMaskHead(BasePolarHead):
                  target_builder: ConfigType = POLARMASK_TARGETS,
                  loss_cls: ConfigType = FOCAL_LOSS,
                  loss_bbox: ConfigType = dict(type='IoULoss', loss_weight=1.0),
-                 loss_polar: ConfigType = dict(
-                     type='PolarIoULoss', loss_weight=1.0),
-                 loss_centerness: ConfigType = dict(
-                     type='CrossEntropyLoss',
-                     use_sigmoid=True,
-                     loss_weight=1.0),
+                 loss_polar: ConfigType = POLAR_IOU_LOSS,
+                 loss_centerness: ConfigType = QUALITY_BCE_LOSS,
                  loss_dice: OptConfigType = None,
                  **kwargs) -> None:
         super().__init__(

@@ -14,8 +14,8 @@ from mmdet.models.utils import filter_scores_and_topk, multi_apply
 from mmdet.registry import MODELS
 from mmdet.utils import (ConfigType, InstanceList, OptConfigType,
                          OptInstanceList, reduce_mean)
-from mmdet_ext.models.dense_heads.base_polar_head import (FOCAL_LOSS,
-                                                       BasePolarHead)
+from mmdet_ext.models.dense_heads.base_polar_head import (
+    FOCAL_LOSS, POLAR_IOU_LOSS, QUALITY_BCE_LOSS, BasePolarHead)
 from mmdet_ext.task_modules import PositiveTargets
 from mmdet_ext.utils.config_utils import check_choice
 
@@ -90,8 +90,7 @@ class PolarNeXtHead(BasePolarHead):
                  cls_target: str = 'label',
                  target_builder: ConfigType = dict(),
                  loss_cls: ConfigType = FOCAL_LOSS,
-                 loss_polar: ConfigType = dict(
-                     type='PolarIoULoss', loss_weight=1.0),
+                 loss_polar: ConfigType = POLAR_IOU_LOSS,
                  loss_dice: ConfigType = dict(
                      type='DiceLoss',
                      use_sigmoid=False,
@@ -99,10 +98,7 @@ class PolarNeXtHead(BasePolarHead):
                      naive_dice=True,
                      eps=1.0,
                      loss_weight=1.0),
-                 loss_quality: ConfigType = dict(
-                     type='CrossEntropyLoss',
-                     use_sigmoid=True,
-                     loss_weight=1.0),
+                 loss_quality: ConfigType = QUALITY_BCE_LOSS,
                  **kwargs) -> None:
         super().__init__(
             num_classes=num_classes, in_channels=in_channels, **kwargs)

@@ -11,6 +11,8 @@ from torch import Tensor
 from mmdet.registry import MODELS
 from mmdet.utils import (ConfigType, InstanceList, OptConfigType,
                          OptInstanceList, reduce_mean)
+from mmdet_ext.models.dense_heads.base_polar_head import (
+    POLAR_IOU_LOSS, QUALITY_BCE_LOSS)
 from mmdet_ext.task_modules import PositiveTargets
 from mmdet_ext.utils.config_utils import check_choice
 from .polarnext_head import PolarNeXtHead
@@ -50,7 +52,7 @@ class PolarNeXtRefineHead(PolarNeXtHead):
     refinement steps.
 
     The refinement reads a feature map of the finest level (its own tower of
-    ``stacked_convs`` convolutions on the first input level) along the rays
+    ``num_refine_convs`` convolutions on the first input level) along the rays
     of each polygon (:class:`RayRefiner`) and rescales every ray; the last
     step also predicts the mask quality of its polygon. The origins, classes
     and first rays are those of PolarNeXt, trained as in the paper.
@@ -82,12 +84,8 @@ class PolarNeXtRefineHead(PolarNeXtHead):
                  num_refine_steps: int = 2,
                  num_refine_convs: int = 2,
                  refiner: ConfigType = dict(),
-                 loss_refine: ConfigType = dict(
-                     type='PolarIoULoss', loss_weight=1.0),
-                 loss_refine_quality: ConfigType = dict(
-                     type='CrossEntropyLoss',
-                     use_sigmoid=True,
-                     loss_weight=1.0),
+                 loss_refine: ConfigType = POLAR_IOU_LOSS,
+                 loss_refine_quality: ConfigType = QUALITY_BCE_LOSS,
                  **kwargs) -> None:
         if num_refine_steps < 1:
             raise ValueError(
