@@ -491,14 +491,17 @@ def test_polar_toy_configs_have_the_overfit_configs_learnability_fixes(
         assert paper.model.bbox_head.get(key) != value
 
 
-@pytest.mark.parametrize('path', [
-    'configs/solov2/solov2_r18_fpn_toy-cpu.py',
-    'configs/solov2/solov2_r18_fpn_overfit-coco128-cpu.py'
+@pytest.mark.parametrize('path, mask_loss_stride', [
+    ('configs/solov2/solov2_r18_fpn_toy-cpu.py', None),
+    ('configs/solov2/solov2_r18_fpn_overfit-coco128-cpu.py', 1)
 ])
-def test_tiny_solov2_trains_its_masks_at_input_resolution(path):
-    """The tiny SOLOv2's small-object options (README "Learnability"); the
-    R-50 COCO config is MMDetection's (test above)."""
+def test_tiny_solov2_small_object_options(path, mask_loss_stride):
+    """The tiny SOLOv2's small-object options (README "Learnability"): masks
+    of any area at test time; the masks trained at input resolution in the
+    overfit config only (the toy set measured worse). The R-50 COCO config is
+    MMDetection's (test above)."""
     head = Config.fromfile(str(REPO_ROOT / path)).model.mask_head
     assert head.type == 'SOLOV2FineMaskLossHead'
-    assert head.mask_loss_stride == 1 and head.min_mask_pixels == 0
+    assert head.mask_loss_stride == mask_loss_stride
+    assert head.min_mask_pixels == 0
     assert head.mask_feature_head.mask_stride == 4
