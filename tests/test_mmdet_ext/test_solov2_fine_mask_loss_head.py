@@ -13,27 +13,9 @@ from mmdet.structures.mask import BitmapMasks
 from mmdet_ext.models.dense_heads import SOLOV2FineMaskLossHead
 from mmdet_ext.models.dense_heads.solov2_fine_mask_loss_head import \
     UpsampledProbabilityLoss
+from test_solov2_min_area_head import _head_kwargs
 
 IMAGE = 64  # input side; the mask features are 16 x 16 (stride 4)
-
-
-def _head_kwargs():
-    return dict(
-        num_classes=2,
-        in_channels=8,
-        feat_channels=8,
-        stacked_convs=1,
-        strides=[8, 16, 32],
-        scale_ranges=((1, 64), (32, 128), (64, 256)),
-        num_grids=[6, 4, 2],
-        mask_feature_head=dict(
-            feat_channels=8,
-            start_level=0,
-            end_level=2,
-            out_channels=4,
-            mask_stride=4,
-            norm_cfg=dict(type='GN', num_groups=4, requires_grad=True)),
-        norm_cfg=dict(type='GN', num_groups=4, requires_grad=True))
 
 
 def _head(**kwargs):

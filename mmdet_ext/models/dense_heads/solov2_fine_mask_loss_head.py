@@ -17,8 +17,9 @@ class UpsampledProbabilityLoss(nn.Module):
     predicted logits to the targets' size.
 
     The order (sigmoid, then upsampling) is the one of SOLOv2's inference,
-    which interpolates probabilities and thresholds them at ``mask_thr``; the
-    two orders place a boundary up to half a feature cell apart.
+    which interpolates probabilities and thresholds them at ``mask_thr``;
+    with unequal logits on either side, the two orders can place a boundary up
+    to half a feature cell apart.
 
     Args:
         loss (nn.Module): The loss on probabilities, e.g. a ``DiceLoss``
