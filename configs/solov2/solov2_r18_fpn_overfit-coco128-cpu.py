@@ -21,7 +21,12 @@ _base_ = [
     '../_base_/schedules/adamw_tiny_cpu.py'
 ]
 
-model = dict(mask_head=dict(num_classes=80, mask_loss_stride=1))
+model = dict(
+    mask_head=dict(
+        num_classes=80,
+        mask_loss_stride=1,
+        score_local_max=False,
+        mask_feature_head=dict(type='UpsampledMaskFeatModule', mask_stride=2)))
 val_evaluator = dict(metric='segm')
 test_evaluator = val_evaluator
 optim_wrapper = _base_.tiny_adamw_optim_wrapper

@@ -491,17 +491,21 @@ def test_polar_toy_configs_have_the_overfit_configs_learnability_fixes(
         assert paper.model.bbox_head.get(key) != value
 
 
-@pytest.mark.parametrize('path, mask_loss_stride', [
-    ('configs/solov2/solov2_r18_fpn_toy-cpu.py', None),
-    ('configs/solov2/solov2_r18_fpn_overfit-coco128-cpu.py', 1)
+@pytest.mark.parametrize('path, fine_masks', [
+    ('configs/solov2/solov2_r18_fpn_toy-cpu.py', False),
+    ('configs/solov2/solov2_r18_fpn_overfit-coco128-cpu.py', True)
 ])
-def test_tiny_solov2_small_object_options(path, mask_loss_stride):
+def test_tiny_solov2_small_object_options(path, fine_masks):
     """The tiny SOLOv2's small-object options (README "Learnability"): masks
-    of any area at test time; the masks trained at input resolution in the
-    overfit config only (the toy set measured worse). The R-50 COCO config is
+    of any area at test time; in the overfit config only (the toy set
+    measured worse or equal), masks at stride 2 trained at input resolution
+    and no local maximum of the grid scores. The R-50 COCO config is
     MMDetection's (test above)."""
     head = Config.fromfile(str(REPO_ROOT / path)).model.mask_head
     assert head.type == 'SOLOV2FineMaskLossHead'
-    assert head.mask_loss_stride == mask_loss_stride
     assert head.min_mask_pixels == 0
-    assert head.mask_feature_head.mask_stride == 4
+    assert head.mask_loss_stride == (1 if fine_masks else None)
+    assert head.get('score_local_max', True) is not fine_masks
+    assert head.mask_feature_head.mask_stride == (2 if fine_masks else 4)
+    assert head.mask_feature_head.get('type') == (
+        'UpsampledMaskFeatModule' if fine_masks else None)

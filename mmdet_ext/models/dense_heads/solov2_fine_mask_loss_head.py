@@ -79,8 +79,24 @@ class SOLOV2FineMaskLossHead(SOLOV2MinAreaHead):
                  mask_loss_stride: Optional[int] = None,
                  loss_mask: ConfigType = dict(
                      type='DiceLoss', use_sigmoid=True, loss_weight=3.0),
+                 mask_feature_head: ConfigType,
                  **kwargs) -> None:
-        super().__init__(*args, loss_mask=loss_mask, **kwargs)
+        mask_feature_head = dict(mask_feature_head)
+        feature_type = mask_feature_head.pop('type', None)
+        super().__init__(
+            *args,
+            loss_mask=loss_mask,
+            mask_feature_head=mask_feature_head,
+            **kwargs)
+        if feature_type is not None:
+            # SOLOV2Head builds MaskFeatModule by name; rebuild it from the
+            # registry with the same (in_channels-updated) arguments.
+            self.mask_feature_head = MODELS.build(
+                dict(
+                    mask_feature_head,
+                    type=feature_type,
+                    in_channels=self.in_channels))
+            self.mask_stride = self.mask_feature_head.mask_stride
         if mask_loss_stride is not None:
             if (not isinstance(mask_loss_stride, int) or mask_loss_stride < 1
                     or self.mask_stride % mask_loss_stride):
