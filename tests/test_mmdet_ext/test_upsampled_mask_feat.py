@@ -2,6 +2,7 @@
 SOLOv2 head that builds its mask feature module from the registry."""
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.structures import InstanceData
 
 from mmdet.models.dense_heads.solov2_head import MaskFeatModule
@@ -86,3 +87,28 @@ def test_head_trains_and_predicts_at_the_finer_stride(mask_loss_stride):
 def test_mask_loss_stride_must_divide_the_finer_stride():
     with pytest.raises(ValueError, match='mask_loss_stride'):
         _head('UpsampledMaskFeatModule', mask_loss_stride=4)
+
+
+def test_starts_as_the_official_features_upsampled():
+    # nearest upsampling keeps the GN statistics of conv_pred, so with the
+    # official weights the output is MaskFeatModule's, repeated 2 x 2
+    official = MaskFeatModule(
+        in_channels=8,
+        feat_channels=8,
+        start_level=0,
+        end_level=2,
+        out_channels=CHANNELS,
+        norm_cfg=dict(type='GN', num_groups=4, requires_grad=True))
+    official.init_weights()
+    ours = _module(mask_stride=2)
+    ours.init_weights()
+    state = {
+        key.replace('conv_pred.', 'conv_pred.2.'): value
+        for key, value in official.state_dict().items()
+    }
+    missing, unexpected = ours.load_state_dict(state, strict=False)
+    assert not unexpected
+    assert all(key.startswith('conv_pred.0.') for key in missing)
+    expected = F.interpolate(official(_feats()), scale_factor=2.,
+                             mode='nearest')
+    torch.testing.assert_close(ours(_feats()), expected)

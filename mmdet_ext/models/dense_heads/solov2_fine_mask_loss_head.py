@@ -1,5 +1,6 @@
-"""SOLOv2 head whose mask loss is computed at a finer resolution than its
-mask features, the way its masks are evaluated."""
+"""SOLOv2 head whose masks can be finer than the official stride 4: the mask
+loss computed at a finer resolution than the mask features (the way the masks
+are evaluated), and mask features of any registered module."""
 from contextlib import contextmanager
 from typing import Iterator, Optional, Tuple
 
@@ -50,7 +51,8 @@ class UpsampledProbabilityLoss(nn.Module):
 
 @MODELS.register_module()
 class SOLOV2FineMaskLossHead(SOLOV2MinAreaHead):
-    """:class:`SOLOV2MinAreaHead` with the mask loss at a finer stride.
+    """:class:`SOLOV2MinAreaHead` with the mask loss at a finer stride and
+    the mask feature module as an option.
 
     MMDetection's SOLOv2 (as the official code) trains each mask on the
     ground truth rescaled to its stride-4 mask features, but evaluates it
@@ -63,6 +65,11 @@ class SOLOV2FineMaskLossHead(SOLOV2MinAreaHead):
     the grid assignment, the classification loss and inference are
     unchanged.
 
+    ``SOLOV2Head`` always builds MMDetection's ``MaskFeatModule``; a ``type``
+    in ``mask_feature_head`` builds that module from the registry instead,
+    e.g. ``UpsampledMaskFeatModule`` for masks at stride 2. The head then
+    takes its ``mask_stride`` (targets, inference) from the module.
+
     Args:
         mask_loss_stride (int, optional): Stride (in input pixels) at which
             the mask loss is computed; it must divide the mask features'
@@ -71,6 +78,8 @@ class SOLOV2FineMaskLossHead(SOLOV2MinAreaHead):
         loss_mask (dict): The mask loss on probabilities. It must accept an
             ``activate`` argument (as ``DiceLoss``) when ``mask_loss_stride``
             is set.
+        mask_feature_head (dict): As :class:`SOLOV2Head`'s, optionally with
+            the ``type`` of a registered mask feature module.
         *args, **kwargs: Arguments of :class:`SOLOV2MinAreaHead`.
     """
 

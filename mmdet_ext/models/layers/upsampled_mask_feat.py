@@ -1,5 +1,5 @@
 """SOLOv2 mask features at a finer stride than the finest FPN level."""
-from mmcv.cnn import build_norm_layer
+import torch
 from torch import nn
 
 from mmdet.models.dense_heads.solov2_head import MaskFeatModule
@@ -9,14 +9,18 @@ from mmdet.registry import MODELS
 @MODELS.register_module()
 class UpsampledMaskFeatModule(MaskFeatModule):
     """:class:`MaskFeatModule` whose fused features are upsampled by a learnt
-    2 x 2 transposed convolution before the output convolution.
+    2 x 2 transposed convolution (and ReLU) before the output convolution.
 
     SOLOv2's mask features have the stride of the finest FPN level it fuses
     (4 for P2): an object of 5-15 px at the tiny configs' 512 px covers 1-4
     feature cells. As Mask R-CNN's mask head, which doubles its 14 x 14 RoI
     features with a learnt 2 x 2 deconvolution, the upsampling lets the
     channels place a boundary inside a cell, which bilinear interpolation of
-    the mask logits cannot.
+    the mask logits cannot. Each transposed convolution starts as nearest
+    upsampling (an identity per channel): the fused features are
+    non-negative (sums of ReLU outputs), so at initialisation the module is
+    the official one at the finer resolution, and training starts from it
+    rather than from a random upsampling.
 
     Args:
         mask_stride (int): Stride of the output, the fused level's stride
@@ -47,8 +51,18 @@ class UpsampledMaskFeatModule(MaskFeatModule):
             layers.append(
                 nn.ConvTranspose2d(
                     self.feat_channels, self.feat_channels, 2, stride=2))
-            if self.norm_cfg is not None:
-                layers.append(
-                    build_norm_layer(self.norm_cfg, self.feat_channels)[1])
             layers.append(nn.ReLU(inplace=True))
         self.conv_pred = nn.Sequential(*layers, self.conv_pred)
+
+    def init_weights(self) -> None:
+        """The official initialisation, and nearest upsampling for every
+        transposed convolution."""
+        super().init_weights()
+        for layer in self.conv_pred:
+            if isinstance(layer, nn.ConvTranspose2d):
+                with torch.no_grad():
+                    layer.weight.zero_()
+                    layer.bias.zero_()
+                    # weight: (in_channels, out_channels, 2, 2)
+                    channels = torch.arange(layer.in_channels)
+                    layer.weight[channels, channels] = 1.
