@@ -443,6 +443,39 @@ def test_p2_toy_config_adds_a_stride_4_level_and_nothing_else():
     assert [128 // f.shape[-2] for f in feats] == cfg.model.bbox_head.strides
 
 
+def _level_stride(head, max_distance: float) -> int:
+    """Stride of the FCOS level whose regress range takes an object of this
+    largest box distance."""
+    for stride, (low, high) in zip(head.strides, head.regress_ranges):
+        if low < max_distance <= high:
+            return stride
+    raise AssertionError(max_distance)
+
+
+def test_polarmask_overfit_config_moves_only_small_objects_to_p2():
+    """The tiny PolarMask's overfit config has P2-P6 with the ranges halved:
+    an object under 32 px goes to stride 4, one of 32-512 px keeps the stride
+    the toy (P3-P7, paper ranges) config gives it; the neck's outputs have
+    exactly the head's strides."""
+    root = 'projects/PolarMask/configs/'
+    toy = _load(root + 'polarmask_r18_fpn_toy-cpu.py').model
+    overfit = _load(root + 'polarmask_r18_fpn_overfit-coco128-cpu.py').model
+    assert (overfit.neck.start_level, toy.neck.start_level) == (0, 1)
+    assert _level_stride(overfit.bbox_head, 20) == 4
+    assert _level_stride(toy.bbox_head, 20) == 8
+    for distance in (33, 63, 65, 127, 129, 255, 257, 511):
+        assert (_level_stride(overfit.bbox_head, distance) ==
+                _level_stride(toy.bbox_head, distance)), distance
+
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    import projects.PolarMask.polarmask  # noqa: F401
+    model = MODELS.build(overfit)
+    feats = model.extract_feat(torch.zeros(1, 3, 128, 96))
+    assert [128 // f.shape[-2] for f in feats] == overfit.bbox_head.strides
+
+
 @pytest.mark.parametrize('refine,base,mask_size', [
     ('polarnext_r18_fpn-p2-refine_toy-cpu.py', 'polarnext_r18_fpn-p2_toy-cpu.py',
      32),
