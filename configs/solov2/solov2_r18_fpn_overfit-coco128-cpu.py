@@ -7,7 +7,7 @@
 # (UpsampledMaskFeatModule: a 2 x 2 deconvolution initialised as nearest upsampling), and
 # without the official 2 x 2 local maximum of the grid scores, which dropped objects whose
 # grid cell touches another's (score_local_max=False; Matrix NMS still removes duplicates):
-# 52 small persons 0.411 / 0.455 -> 0.642 / 0.638 (seeds 0 / 1). The toy config keeps both
+# 52 small persons 0.411 / 0.455 -> 0.631 / 0.638 / 0.592 (seeds 0 / 1 / 2). The toy config keeps both
 # official (no local maximum: toy val 0.153 / 0.136 -> 0.152 / 0.132).
 # AdamW, the optimiser of the tiny polar models and of the tiny Mask R-CNN's overfit config
 # (README "Learnability"): at 800 iterations segm AP 0.965 on 4 coco128 images, 0.589
