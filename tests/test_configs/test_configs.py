@@ -542,3 +542,34 @@ def test_tiny_solov2_small_object_options(path, fine_masks):
     assert head.mask_feature_head.mask_stride == (2 if fine_masks else 4)
     assert head.mask_feature_head.get('type') == (
         'UpsampledMaskFeatModule' if fine_masks else None)
+
+
+OVERFIT = [c for c in CONFIGS if c.endswith('_overfit-coco128-cpu.py')]
+TWO_STAGE_OVERFIT = [
+    'configs/mask_rcnn/mask-rcnn_r18_fpn_overfit-coco128-cpu.py',
+    'configs/mask_rcnn_pafpn/mask-rcnn_r18_pafpn_overfit-coco128-cpu.py',
+    'projects/PANet/configs/panet_r18_pafpn-gn_overfit-coco128-cpu.py'
+]
+
+
+def test_overfit_configs_compare_models_not_recipes():
+    """Every overfit config of the learning curves (README "Learnability")
+    trains with the same optimiser, warm-up and batch as the tiny PolarNeXt
+    (``learning_curve.py --iters`` sets the budget and the lr step), and the
+    two-stage ones share the RPN anchors sized for small objects at 512 px,
+    so that a curve's difference is the model's. PANet kept the overfit
+    base's SGD after the others had moved to AdamW."""
+    assert set(TWO_STAGE_OVERFIT) < set(OVERFIT) and len(OVERFIT) >= 7
+    reference = Config.fromfile(str(
+        REPO_ROOT / 'projects/PolarNeXt/configs/'
+        'polarnext_r18_fpn_overfit-coco128-cpu.py'))
+    for path in OVERFIT:
+        cfg = Config.fromfile(str(REPO_ROOT / path))
+        assert cfg.optim_wrapper == reference.optim_wrapper, path
+        assert cfg.param_scheduler[0] == reference.param_scheduler[0], path
+        assert cfg.train_dataloader.batch_size == 2, path
+    anchors = [
+        Config.fromfile(str(REPO_ROOT / path)).model.rpn_head.anchor_generator
+        for path in TWO_STAGE_OVERFIT
+    ]
+    assert all(a == anchors[0] for a in anchors) and anchors[0].scales == [4]
