@@ -152,6 +152,23 @@ def test_soft_targets_are_the_bilinear_downsampling_of_the_padded_masks():
     torch.testing.assert_close(targets[0].masks, expected / 4)
 
 
+
+def test_scale_factor_8_trains_the_masks_on_the_padded_input_grid():
+    """``decoder.scale_factor=8.0`` (stride 8 -> 1) computes the mask losses
+    at input resolution: the targets are the rasterised GT themselves, not
+    their stride-4 averages, and inference still fits the harness."""
+    model = _build(scale_factor=8.0)
+    data = _train_data(model, num_gt=3, size=(90, 120))
+    out = model._forward(data['inputs'])
+    assert out['pred_masks'].shape == (1, 100, 96, 128)
+    sample = data['data_samples'][0]
+    targets = model.mask_targets(data['data_samples'], (96, 128))
+    full = rasterize_gt_masks(sample.gt_instances.masks, (96, 128), 'cpu')
+    torch.testing.assert_close(targets[0].masks, full.float())
+    assert torch.isfinite(_backward_total(model(**data, mode='loss')))
+    pred = _predict(model, rescale=True)
+    assert pred.masks.to_ndarray().shape == (len(pred), 180, 240)
+
 # --------------------------------------------------------------- group IAM
 @pytest.mark.parametrize('num_groups', [2, 8])
 def test_group_iam_groups_the_features_of_each_instance(num_groups):
@@ -450,6 +467,15 @@ def test_r50_configs_have_the_official_values(path, decoder):
                if p.requires_grad) > 0  # stem trains
     assert not any(p.requires_grad for p in model.backbone.bn1.parameters())
 
+
+
+def test_only_the_overfit_config_upsamples_the_masks_to_stride_2():
+    """The learnability config trains stride-2 masks (small objects); the
+    toy config, like the paper's, keeps stride 4."""
+    overfit = Config.fromfile(
+        str(CONFIGS / 'sparseinst_r18_iam_overfit-coco128-cpu.py'))
+    assert overfit.model.decoder.scale_factor == 4.0
+    assert Config.fromfile(str(TOY)).model.decoder.scale_factor == 2.0
 
 def test_no_deprecation_warnings_from_the_project():
     """No deprecated ``meshgrid`` (without ``indexing``) or

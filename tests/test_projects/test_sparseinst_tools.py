@@ -117,7 +117,8 @@ def test_dist_train_two_cpu_processes(toy_root, tmp_path):
 @pytest.mark.long
 def test_tiny_sparseinst_learns_in_100_iterations(coco128_root, tmp_path):
     """The CI budget of the tiny PolarNeXt (test_learnability.py): 4 coco128
-    images, 384 px, 100 iterations. Measured segm AP 0.205 (seed 0; README
+    images, 384 px, 100 iterations. Measured segm AP 0.347 with the overfit
+    config's stride-2 masks, 0.205 with the paper's stride 4 (seed 0; README
     of the project); a model that does not learn stays near 0."""
     curve = load_tool('tools/analysis_tools/learning_curve.py')
     scale = [
@@ -131,4 +132,4 @@ def test_tiny_sparseinst_learns_in_100_iterations(coco128_root, tmp_path):
         data_root=str(coco128_root), iters=[100], work_dir=str(tmp_path),
         cfg_options=scale, oracle=False)
     row, = result['rows']
-    assert row['segm_mAP']['mean'] >= 0.12, row
+    assert row['segm_mAP']['mean'] >= 0.20, row

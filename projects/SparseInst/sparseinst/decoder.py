@@ -290,8 +290,9 @@ class BaseIAMDecoder(BaseModule):
         mask_dim (int): Width of the mask branch. Defaults to 256.
         mask_convs (int): 3x3 convs of the mask branch. Defaults to 4.
         kernel_dim (int): Mask kernel size. Defaults to 128.
-        scale_factor (float): Upsampling of the masks (stride 8 -> 4).
-            Defaults to 2.0.
+        scale_factor (float): Upsampling of the masks: 2.0 is the paper's
+            stride 8 -> 4; 8.0 trains and predicts them at input resolution,
+            which small objects need (project README). Defaults to 2.0.
         output_iam (bool): Also return the IAMs (``pred_iam``), upsampled
             like the masks. Defaults to False.
         init_cfg (dict or list[dict], optional): Initialization config.
