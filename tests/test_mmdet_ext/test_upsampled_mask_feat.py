@@ -7,7 +7,8 @@ from mmengine.structures import InstanceData
 
 from mmdet.models.dense_heads.solov2_head import MaskFeatModule
 from mmdet.registry import MODELS
-from mmdet_ext.models.layers import UpsampledMaskFeatModule
+from mmdet_ext.models.layers import (UpsampledMaskFeatModule,
+                                     init_as_nearest_upsampling)
 from test_solov2_fine_mask_loss_head import IMAGE, OBJECTS, _gt, _losses
 from test_solov2_min_area_head import CHANNELS, _head_kwargs
 
@@ -112,3 +113,12 @@ def test_starts_as_the_official_features_upsampled():
     expected = F.interpolate(official(_feats()), scale_factor=2.,
                              mode='nearest')
     torch.testing.assert_close(ours(_feats()), expected)
+
+
+@pytest.mark.parametrize('deconv', [
+    torch.nn.ConvTranspose2d(4, 8, 2, stride=2),
+    torch.nn.ConvTranspose2d(4, 4, 3, stride=2),
+])
+def test_nearest_initialisation_needs_a_square_deconvolution(deconv):
+    with pytest.raises(ValueError, match='nearest upsampling needs'):
+        init_as_nearest_upsampling(deconv)

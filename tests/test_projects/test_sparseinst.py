@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
@@ -19,6 +20,7 @@ from mmdet_ext.structures.rle_masks import RLEMasks
 from mmdet_ext.testing import synthetic_gt
 from mmdet_ext.utils.forced_detections import raw_batch
 from projects.SparseInst.sparseinst.decoder import (GroupInstanceBranch,
+                                                    MaskBranch,
                                                     coordinate_features)
 from projects.SparseInst.sparseinst.sparseinst import rasterize_gt_masks
 
@@ -108,6 +110,34 @@ def test_decoder_shapes(decoder, extra):
     assert head.inst_branch.cls_score.bias[0].item() == pytest.approx(
         -4.595, abs=1e-3)
 
+
+
+def test_mask_upsamples_start_as_nearest_upsampling_of_the_paper_branch():
+    """``MaskBranch(num_upsamples=1)`` at initialisation is the paper's
+    branch followed by nearest upsampling, so training starts from it."""
+    paper = MaskBranch(10, dim=16, num_convs=2, kernel_dim=8)
+    finer = MaskBranch(10, dim=16, num_convs=2, kernel_dim=8,
+                       num_upsamples=1)
+    for branch in (paper, finer):
+        torch.manual_seed(0)
+        branch.init_weights()
+    x = torch.randn(2, 10, 6, 7)
+    torch.testing.assert_close(
+        finer(x), F.interpolate(paper(x), scale_factor=2, mode='nearest'))
+    with pytest.raises(ValueError, match='non-negative'):
+        MaskBranch(10, num_upsamples=-1)
+
+
+def test_decoder_with_mask_upsamples_keeps_masks_and_iams_aligned():
+    head = MODELS.build(
+        dict(type='BaseIAMDecoder', in_channels=16, num_classes=5,
+             num_masks=7, inst_dim=16, inst_convs=1, mask_dim=8,
+             mask_convs=1, kernel_dim=6, mask_upsamples=1,
+             output_iam=True))
+    head.init_weights()
+    out = head(torch.rand(2, 16, 6, 10))
+    assert out['pred_masks'].shape == (2, 7, 24, 40)  # stride 8 -> 2
+    assert out['pred_iam'].shape == (2, 7, 24, 40)
 
 def test_coordinates_include_corners_and_survive_size_one():
     coords = coordinate_features(torch.zeros(2, 3, 4, 5))

@@ -1,4 +1,7 @@
 from .ray_refiner import RayRefiner
-from .upsampled_mask_feat import UpsampledMaskFeatModule
+from .upsampled_mask_feat import (UpsampledMaskFeatModule,
+                                  init_as_nearest_upsampling)
 
-__all__ = ['RayRefiner', 'UpsampledMaskFeatModule']
+__all__ = [
+    'RayRefiner', 'UpsampledMaskFeatModule', 'init_as_nearest_upsampling'
+]

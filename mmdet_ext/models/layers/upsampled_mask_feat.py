@@ -6,6 +6,23 @@ from mmdet.models.dense_heads.solov2_head import MaskFeatModule
 from mmdet.registry import MODELS
 
 
+
+def init_as_nearest_upsampling(deconv: nn.ConvTranspose2d) -> None:
+    """Make a square transposed convolution (in = out channels, kernel =
+    stride) an identity per channel followed by nearest upsampling."""
+    if deconv.in_channels != deconv.out_channels or \
+            deconv.kernel_size != deconv.stride:
+        raise ValueError(
+            'nearest upsampling needs in_channels == out_channels and '
+            f'kernel_size == stride, got {deconv}')
+    with torch.no_grad():
+        deconv.weight.zero_()
+        if deconv.bias is not None:
+            deconv.bias.zero_()
+        # weight: (in_channels, out_channels, kh, kw)
+        channels = torch.arange(deconv.in_channels)
+        deconv.weight[channels, channels] = 1.
+
 @MODELS.register_module()
 class UpsampledMaskFeatModule(MaskFeatModule):
     """:class:`MaskFeatModule` whose fused features are upsampled by a learnt
@@ -60,9 +77,4 @@ class UpsampledMaskFeatModule(MaskFeatModule):
         super().init_weights()
         for layer in self.conv_pred:
             if isinstance(layer, nn.ConvTranspose2d):
-                with torch.no_grad():
-                    layer.weight.zero_()
-                    layer.bias.zero_()
-                    # weight: (in_channels, out_channels, 2, 2)
-                    channels = torch.arange(layer.in_channels)
-                    layer.weight[channels, channels] = 1.
+                init_as_nearest_upsampling(layer)

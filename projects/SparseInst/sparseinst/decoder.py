@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from mmdet.registry import MODELS
 from mmdet.utils import OptMultiConfig
+from mmdet_ext.models.layers import init_as_nearest_upsampling
 
 # Lower bound of an IAM's total activation: keeps the normalisation finite
 # when every sigmoid underflows.
@@ -240,14 +241,22 @@ class GroupInstanceSoftBranch(GroupInstanceBranch):
 
 
 class MaskBranch(BaseModule):
-    """Mask features: ``num_convs`` x (conv 3x3 + ReLU), then a 1x1
-    projection to ``kernel_dim`` channels.
+    """Mask features: ``num_convs`` x (conv 3x3 + ReLU), optionally
+    ``num_upsamples`` x (2 x 2 transposed conv + ReLU), then a 1x1 projection
+    to ``kernel_dim`` channels.
+
+    The paper's branch (``num_upsamples=0``) keeps the encoder's stride 8,
+    where a 5-15 px object covers 1-2 cells. Each upsampling halves the
+    stride; it starts as nearest upsampling (the convs' outputs are
+    non-negative), so at initialisation the branch is the paper's at the
+    finer resolution.
 
     Args:
         in_channels (int): Input channels (features + 2 coordinates).
         dim (int): Channels of the convs.
         num_convs (int): Number of 3x3 convs.
         kernel_dim (int): Output channels (mask kernel size).
+        num_upsamples (int): Number of learnt 2x upsamplings. Defaults to 0.
         init_cfg (dict or list[dict], optional): Initialization config.
     """
 
@@ -256,13 +265,25 @@ class MaskBranch(BaseModule):
                  dim: int = 256,
                  num_convs: int = 4,
                  kernel_dim: int = 128,
+                 num_upsamples: int = 0,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if not isinstance(num_upsamples, int) or num_upsamples < 0:
+            raise ValueError('num_upsamples must be a non-negative integer, '
+                             f'got {num_upsamples!r}')
         self.mask_convs = conv_relu_stack(in_channels, dim, num_convs)
+        self.upsamples = nn.Sequential(*[
+            layer for _ in range(num_upsamples)
+            for layer in (nn.ConvTranspose2d(dim, dim, 2, stride=2),
+                          nn.ReLU(inplace=True))
+        ])
         self.projection = nn.Conv2d(dim, kernel_dim, 1)
 
     def init_weights(self) -> None:
         msra_init(self)
+        for layer in self.upsamples:
+            if isinstance(layer, nn.ConvTranspose2d):
+                init_as_nearest_upsampling(layer)
 
     def forward(self, x: Tensor) -> Tensor:
         """
@@ -270,9 +291,10 @@ class MaskBranch(BaseModule):
             x (Tensor): Features with coordinates (B, in_channels, h, w).
 
         Returns:
-            Tensor: Mask features (B, kernel_dim, h, w).
+            Tensor: Mask features (B, kernel_dim, h * 2^u, w * 2^u) for
+            ``num_upsamples`` u.
         """
-        return self.projection(self.mask_convs(x))
+        return self.projection(self.upsamples(self.mask_convs(x)))
 
 
 @MODELS.register_module()
@@ -290,9 +312,14 @@ class BaseIAMDecoder(BaseModule):
         mask_dim (int): Width of the mask branch. Defaults to 256.
         mask_convs (int): 3x3 convs of the mask branch. Defaults to 4.
         kernel_dim (int): Mask kernel size. Defaults to 128.
-        scale_factor (float): Upsampling of the masks: 2.0 is the paper's
-            stride 8 -> 4; 8.0 trains and predicts them at input resolution,
-            which small objects need (project README). Defaults to 2.0.
+        scale_factor (float): Bilinear upsampling of the mask logits: 2.0
+            is the paper's stride 8 -> 4; 8.0 trains and predicts them at
+            input resolution, which small objects need (project README).
+            Defaults to 2.0.
+        mask_upsamples (int): Learnt 2x upsamplings of the mask features
+            before the kernel product (:class:`MaskBranch`); the masks'
+            stride is ``8 / 2**mask_upsamples / scale_factor``. Defaults to
+            0 (the paper).
         output_iam (bool): Also return the IAMs (``pred_iam``), upsampled
             like the masks. Defaults to False.
         init_cfg (dict or list[dict], optional): Initialization config.
@@ -309,6 +336,7 @@ class BaseIAMDecoder(BaseModule):
                  mask_convs: int = 4,
                  kernel_dim: int = 128,
                  scale_factor: float = 2.0,
+                 mask_upsamples: int = 0,
                  output_iam: bool = False,
                  init_cfg: OptMultiConfig = None,
                  **branch_kwargs) -> None:
@@ -327,13 +355,15 @@ class BaseIAMDecoder(BaseModule):
             **branch_kwargs)
         self.mask_branch = MaskBranch(
             in_channels + 2, dim=mask_dim, num_convs=mask_convs,
-            kernel_dim=kernel_dim)
+            kernel_dim=kernel_dim, num_upsamples=mask_upsamples)
+        self.mask_upsamples = mask_upsamples
 
-    def upsample(self, maps: Tensor) -> Tensor:
-        """Bilinear upsampling by ``scale_factor`` (align_corners=False)."""
+    def upsample(self, maps: Tensor, scale_factor: float = None) -> Tensor:
+        """Bilinear upsampling (align_corners=False) by ``scale_factor``,
+        by default the decoder's."""
         return F.interpolate(
-            maps, scale_factor=self.scale_factor, mode='bilinear',
-            align_corners=False)
+            maps, scale_factor=scale_factor or self.scale_factor,
+            mode='bilinear', align_corners=False)
 
     def predict_masks(self, kernels: Tensor, mask_features: Tensor) -> Tensor:
         """Mask logits, in fp32 outside autocast: in half precision the
@@ -372,7 +402,9 @@ class BaseIAMDecoder(BaseModule):
             pred_scores=scores,
             pred_masks=self.predict_masks(kernels, self.mask_branch(x)))
         if self.output_iam:
-            outputs['pred_iam'] = self.upsample(iam)
+            # the IAMs keep stride 8: bring them to the masks' resolution
+            outputs['pred_iam'] = self.upsample(
+                iam, self.scale_factor * 2**self.mask_upsamples)
         return outputs
 
 
