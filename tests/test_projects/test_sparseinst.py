@@ -111,7 +111,6 @@ def test_decoder_shapes(decoder, extra):
         -4.595, abs=1e-3)
 
 
-
 def test_mask_upsamples_start_as_nearest_upsampling_of_the_paper_branch():
     """``MaskBranch(num_upsamples=1)`` at initialisation is the paper's
     branch followed by nearest upsampling, so training starts from it."""
@@ -138,6 +137,7 @@ def test_decoder_with_mask_upsamples_keeps_masks_and_iams_aligned():
     out = head(torch.rand(2, 16, 6, 10))
     assert out['pred_masks'].shape == (2, 7, 24, 40)  # stride 8 -> 2
     assert out['pred_iam'].shape == (2, 7, 24, 40)
+
 
 def test_coordinates_include_corners_and_survive_size_one():
     coords = coordinate_features(torch.zeros(2, 3, 4, 5))
@@ -182,7 +182,6 @@ def test_soft_targets_are_the_bilinear_downsampling_of_the_padded_masks():
     torch.testing.assert_close(targets[0].masks, expected / 4)
 
 
-
 def test_scale_factor_8_trains_the_masks_on_the_padded_input_grid():
     """``decoder.scale_factor=8.0`` (stride 8 -> 1) computes the mask losses
     at input resolution: the targets are the rasterised GT themselves, not
@@ -198,6 +197,7 @@ def test_scale_factor_8_trains_the_masks_on_the_padded_input_grid():
     assert torch.isfinite(_backward_total(model(**data, mode='loss')))
     pred = _predict(model, rescale=True)
     assert pred.masks.to_ndarray().shape == (len(pred), 180, 240)
+
 
 # --------------------------------------------------------------- group IAM
 @pytest.mark.parametrize('num_groups', [2, 8])
@@ -498,7 +498,6 @@ def test_r50_configs_have_the_official_values(path, decoder):
     assert not any(p.requires_grad for p in model.backbone.bn1.parameters())
 
 
-
 def test_only_the_overfit_config_upsamples_the_masks_to_stride_2():
     """The learnability config trains stride-2 masks (small objects); the
     toy config, like the paper's, keeps stride 4."""
@@ -506,6 +505,7 @@ def test_only_the_overfit_config_upsamples_the_masks_to_stride_2():
         str(CONFIGS / 'sparseinst_r18_iam_overfit-coco128-cpu.py'))
     assert overfit.model.decoder.scale_factor == 4.0
     assert Config.fromfile(str(TOY)).model.decoder.scale_factor == 2.0
+
 
 def test_no_deprecation_warnings_from_the_project():
     """No deprecated ``meshgrid`` (without ``indexing``) or

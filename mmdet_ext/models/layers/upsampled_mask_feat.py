@@ -1,10 +1,31 @@
-"""SOLOv2 mask features at a finer stride than the finest FPN level."""
+"""SOLOv2 mask features at a finer stride than the finest FPN level, and
+the learnt upsampling layers they share with other mask branches."""
+from typing import List
+
 import torch
 from torch import nn
 
 from mmdet.models.dense_heads.solov2_head import MaskFeatModule
 from mmdet.registry import MODELS
 
+
+def learnt_upsampling_layers(channels: int,
+                             num_upsamples: int) -> List[nn.Module]:
+    """``num_upsamples`` x (2 x 2 transposed conv, stride 2, + ReLU) keeping
+    ``channels``; :func:`init_nearest_upsamplings` starts them as nearest
+    upsampling.
+
+    Raises:
+        ValueError: If ``num_upsamples`` is not a non-negative integer.
+    """
+    if not isinstance(num_upsamples, int) or num_upsamples < 0:
+        raise ValueError('num_upsamples must be a non-negative integer, '
+                         f'got {num_upsamples!r}')
+    return [
+        layer for _ in range(num_upsamples)
+        for layer in (nn.ConvTranspose2d(channels, channels, 2, stride=2),
+                      nn.ReLU(inplace=True))
+    ]
 
 
 def init_as_nearest_upsampling(deconv: nn.ConvTranspose2d) -> None:
@@ -22,6 +43,15 @@ def init_as_nearest_upsampling(deconv: nn.ConvTranspose2d) -> None:
         # weight: (in_channels, out_channels, kh, kw)
         channels = torch.arange(deconv.in_channels)
         deconv.weight[channels, channels] = 1.
+
+
+def init_nearest_upsamplings(module: nn.Module) -> None:
+    """:func:`init_as_nearest_upsampling` for every transposed convolution
+    of ``module``."""
+    for layer in module.modules():
+        if isinstance(layer, nn.ConvTranspose2d):
+            init_as_nearest_upsampling(layer)
+
 
 @MODELS.register_module()
 class UpsampledMaskFeatModule(MaskFeatModule):
@@ -63,18 +93,12 @@ class UpsampledMaskFeatModule(MaskFeatModule):
         """The official layers, with the upsampling before ``conv_pred``
         (so that :meth:`MaskFeatModule.forward` applies it)."""
         super()._init_layers()
-        layers = []
-        for _ in range(self.num_upsamples):
-            layers.append(
-                nn.ConvTranspose2d(
-                    self.feat_channels, self.feat_channels, 2, stride=2))
-            layers.append(nn.ReLU(inplace=True))
-        self.conv_pred = nn.Sequential(*layers, self.conv_pred)
+        self.conv_pred = nn.Sequential(
+            *learnt_upsampling_layers(self.feat_channels, self.num_upsamples),
+            self.conv_pred)
 
     def init_weights(self) -> None:
         """The official initialisation, and nearest upsampling for every
         transposed convolution."""
         super().init_weights()
-        for layer in self.conv_pred:
-            if isinstance(layer, nn.ConvTranspose2d):
-                init_as_nearest_upsampling(layer)
+        init_nearest_upsamplings(self.conv_pred)

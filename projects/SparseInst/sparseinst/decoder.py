@@ -11,7 +11,7 @@ instance), :class:`GroupIAMDecoder` (G grouped IAMs per instance, their
 features concatenated) and :class:`GroupIAMSoftDecoder` (softmax-normalised
 group IAMs).
 """
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -22,7 +22,8 @@ from torch import Tensor, nn
 
 from mmdet.registry import MODELS
 from mmdet.utils import OptMultiConfig
-from mmdet_ext.models.layers import init_as_nearest_upsampling
+from mmdet_ext.models.layers import (init_nearest_upsamplings,
+                                     learnt_upsampling_layers)
 
 # Lower bound of an IAM's total activation: keeps the normalisation finite
 # when every sigmoid underflows.
@@ -268,22 +269,14 @@ class MaskBranch(BaseModule):
                  num_upsamples: int = 0,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if not isinstance(num_upsamples, int) or num_upsamples < 0:
-            raise ValueError('num_upsamples must be a non-negative integer, '
-                             f'got {num_upsamples!r}')
         self.mask_convs = conv_relu_stack(in_channels, dim, num_convs)
-        self.upsamples = nn.Sequential(*[
-            layer for _ in range(num_upsamples)
-            for layer in (nn.ConvTranspose2d(dim, dim, 2, stride=2),
-                          nn.ReLU(inplace=True))
-        ])
+        self.upsamples = nn.Sequential(
+            *learnt_upsampling_layers(dim, num_upsamples))
         self.projection = nn.Conv2d(dim, kernel_dim, 1)
 
     def init_weights(self) -> None:
         msra_init(self)
-        for layer in self.upsamples:
-            if isinstance(layer, nn.ConvTranspose2d):
-                init_as_nearest_upsampling(layer)
+        init_nearest_upsamplings(self.upsamples)
 
     def forward(self, x: Tensor) -> Tensor:
         """
@@ -358,12 +351,16 @@ class BaseIAMDecoder(BaseModule):
             kernel_dim=kernel_dim, num_upsamples=mask_upsamples)
         self.mask_upsamples = mask_upsamples
 
-    def upsample(self, maps: Tensor, scale_factor: float = None) -> Tensor:
+    def upsample(self,
+                 maps: Tensor,
+                 scale_factor: Optional[float] = None) -> Tensor:
         """Bilinear upsampling (align_corners=False) by ``scale_factor``,
         by default the decoder's."""
+        if scale_factor is None:
+            scale_factor = self.scale_factor
         return F.interpolate(
-            maps, scale_factor=scale_factor or self.scale_factor,
-            mode='bilinear', align_corners=False)
+            maps, scale_factor=scale_factor, mode='bilinear',
+            align_corners=False)
 
     def predict_masks(self, kernels: Tensor, mask_features: Tensor) -> Tensor:
         """Mask logits, in fp32 outside autocast: in half precision the
@@ -391,9 +388,10 @@ class BaseIAMDecoder(BaseModule):
 
         Returns:
             dict[str, Tensor]: ``pred_logits`` (B, N, K), ``pred_scores``
-            (B, N, 1) objectness logits, ``pred_masks`` (B, N, 2h, 2w) mask
+            (B, N, 1) objectness logits, ``pred_masks`` (B, N, sh, sw) mask
             logits (float32) and, with ``output_iam``, ``pred_iam``
-            (B, M, 2h, 2w).
+            (B, M, sh, sw), for s = ``scale_factor * 2**mask_upsamples``
+            (2 in the paper).
         """
         x = torch.cat([coordinate_features(features), features], dim=1)
         logits, kernels, scores, iam = self.inst_branch(x)
