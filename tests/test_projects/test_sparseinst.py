@@ -492,6 +492,7 @@ def test_r50_configs_have_the_official_values(path, decoder):
     assert not wrong, f'(actual, official): {wrong}'
     assert cfg.model.decoder.type == decoder
     assert cfg.model.decoder.get('num_groups', 4) == 4
+    assert cfg.model.decoder.get('mask_upsamples', 0) == 0  # stride 8
     model = MODELS.build(_model_cfg(path))
     assert sum(p.numel() for p in model.backbone.conv1.parameters()
                if p.requires_grad) > 0  # stem trains
